@@ -1,0 +1,58 @@
+"""The official DCASE 2020 Task 2 metrics and submission files.
+
+AUC and pAUC per machine ID exactly as the official evaluator computes them (scikit-learn's
+`roc_auc_score`, pAUC with `max_fpr=0.1`: McClish's standardized partial AUC), then the mean over a
+type's IDs, then the arithmetic and harmonic means over types.
+"""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import hmean
+from sklearn.metrics import roc_auc_score
+
+MAX_FPR = 0.1
+
+
+def auc_pauc(labels, scores, max_fpr: float = MAX_FPR) -> tuple[float, float]:
+    labels, scores = np.asarray(labels), np.asarray(scores, dtype=np.float64)
+    if not np.isfinite(scores).all():
+        raise ValueError("anomaly scores contain NaN or inf; the scorer produced invalid output")
+    return float(roc_auc_score(labels, scores)), float(roc_auc_score(labels, scores, max_fpr=max_fpr))
+
+
+def per_machine(clips: pd.DataFrame, scores) -> pd.DataFrame:
+    """AUC/pAUC per (machine type, ID) for labelled clips; `clips` needs machine_type, machine_id, label."""
+    frame = clips[["machine_type", "machine_id", "label"]].assign(score=np.asarray(scores))
+    frame = frame[frame.label >= 0]
+    rows = [(t, i, *auc_pauc(g.label, g.score)) for (t, i), g in frame.groupby(["machine_type", "machine_id"])]
+    return pd.DataFrame(rows, columns=["machine_type", "machine_id", "auc", "pauc"])
+
+
+def summarize(per_id: pd.DataFrame) -> pd.DataFrame:
+    """Rows: machine types (mean over IDs), then `mean` and `hmean` over types. Columns auc, pauc."""
+    types = per_id.groupby("machine_type")[["auc", "pauc"]].mean()
+    out = types.copy()
+    out.loc["mean"] = types.mean()
+    out.loc["hmean"] = hmean(types.to_numpy(), axis=0)
+    return out
+
+
+def write_scores(path: Path, files, values) -> None:
+    """`anomaly_score_<type>_id_<XX>.csv` (or a decision file): rows `file name,value`, no header."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        csv.writer(f).writerows(zip(files, values))
+
+
+def read_scores(path: Path) -> tuple[list[str], np.ndarray]:
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    return [r[0] for r in rows], np.array([float(r[1]) for r in rows])
+
+
+def submission_name(kind: str, machine_type: str, machine_id: str) -> str:
+    return f"{kind}_{machine_type}_id_{machine_id}.csv"

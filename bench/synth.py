@@ -1,0 +1,330 @@
+"""A generated stand-in for DCASE 2020 Task 2, written in the real layout, names and WAV format.
+
+Each machine type is a small physical sound model; a machine ID is one draw of its parameters, and each
+clip adds operating jitter and factory background noise. Anomalies follow the faults recorded in
+ToyADMOS and MIMII, each scaled by a severity drawn per clip so that some are barely audible.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from tqdm import tqdm
+
+from bench.dcase import DEV_IDS, EVAL_IDS, GROUND_TRUTH_FILE, MACHINE_TYPES, SAMPLE_RATE
+
+SR = SAMPLE_RATE
+
+
+@dataclass(frozen=True)
+class Preset:
+    seconds: float
+    train_per_id: int
+    test_normal_per_id: int
+    test_anomaly_per_id: int
+
+
+PRESETS = {
+    "tiny": Preset(seconds=1.0, train_per_id=12, test_normal_per_id=6, test_anomaly_per_id=6),
+    "small": Preset(seconds=2.0, train_per_id=60, test_normal_per_id=24, test_anomaly_per_id=24),
+    # the real set: ~1,000 training clips per ID, ~100 normal and ~150-350 anomalous test clips, 10 s each
+    "full": Preset(seconds=10.0, train_per_id=1000, test_normal_per_id=100, test_anomaly_per_id=200),
+}
+
+
+# ---------------------------------------------------------------- signal helpers
+def shaped_noise(rng, n, lo=20.0, hi=8000.0, tilt=1.0):
+    """Noise with power ~ 1/f**tilt between lo and hi Hz, unit RMS."""
+    spec = rng.standard_normal(n // 2 + 1) + 1j * rng.standard_normal(n // 2 + 1)
+    f = np.fft.rfftfreq(n, 1 / SR)
+    gain = np.where((f >= lo) & (f <= hi), 1.0 / np.maximum(f, lo) ** (tilt / 2), 0.0)
+    x = np.fft.irfft(spec * gain, n)
+    return x / (np.sqrt(np.mean(x**2)) + 1e-12)
+
+
+def harmonics(t, f0, amps, phases):
+    return sum(a * np.sin(2 * np.pi * f0 * (k + 1) * t + p) for k, (a, p) in enumerate(zip(amps, phases)))
+
+
+def ringing(n, times, freq, decay, amp=1.0):
+    """Damped sinusoid bursts (clicks, knocks) starting at `times` seconds."""
+    spikes = np.zeros(n)
+    idx = (np.asarray(times) * SR).astype(int)
+    np.add.at(spikes, idx[(idx >= 0) & (idx < n)], amp)
+    k = np.arange(int(SR * 5 / decay)) / SR
+    kernel = np.exp(-decay * k) * np.sin(2 * np.pi * freq * k)
+    return np.convolve(spikes, kernel)[:n]
+
+
+def rms(x):
+    return np.sqrt(np.mean(x**2)) + 1e-12
+
+
+# ---------------------------------------------------------------- machine models
+class Machine:
+    """One machine type: `params` draws an ID, `render` plays one clip, with an optional fault."""
+
+    faults: tuple[str, ...] = ()
+
+    def params(self, rng) -> dict:
+        raise NotImplementedError
+
+    def render(self, rng, p, t, fault, severity) -> np.ndarray:
+        raise NotImplementedError
+
+
+class Fan(Machine):
+    faults = ("imbalance", "contamination", "voltage_change", "blade_damage")
+
+    def params(self, rng):
+        return dict(blades=int(rng.integers(5, 9)), shaft=rng.uniform(18, 30), tilt=rng.uniform(0.5, 1.5),
+                    band=rng.uniform(2000, 6000), amps=rng.uniform(0.2, 1.0, 4), am=rng.uniform(0.1, 0.4))
+
+    def render(self, rng, p, t, fault, s):
+        n = len(t)
+        shaft = p["shaft"] * (1 + 0.004 * rng.standard_normal())
+        if fault == "voltage_change":
+            shaft *= 1 + 0.04 * s * rng.choice([-1, 1])
+        bpf = shaft * p["blades"]
+        tones = harmonics(t, bpf, p["amps"], rng.uniform(0, 2 * np.pi, 4))
+        air = shaped_noise(rng, n, 50, p["band"], p["tilt"]) * (1 + p["am"] * np.sin(2 * np.pi * bpf * t))
+        x = 0.5 * tones / rms(tones) + air
+        if fault == "imbalance":
+            x = x * (1 + 0.5 * s * np.sin(2 * np.pi * shaft * t)) + 0.4 * s * np.sin(2 * np.pi * shaft * t)
+        elif fault == "contamination":
+            x = x + 0.5 * s * shaped_noise(rng, n, 3000, 7000, 0.0)
+        elif fault == "blade_damage":
+            x = x + 6 * s * ringing(n, np.arange(rng.uniform(0, 1 / shaft), t[-1], 1 / shaft), 1800, 300)
+        return x
+
+
+class Pump(Machine):
+    faults = ("clogging", "leakage", "contamination")
+
+    def params(self, rng):
+        return dict(f0=rng.uniform(45, 120), amps=rng.uniform(0.1, 1.0, 8), lo=rng.uniform(100, 400),
+                    hi=rng.uniform(1500, 4000), flow=rng.uniform(0.5, 1.2))
+
+    def render(self, rng, p, t, fault, s):
+        n = len(t)
+        f0 = p["f0"] * (1 + 0.005 * rng.standard_normal())
+        motor = harmonics(t, f0, p["amps"], rng.uniform(0, 2 * np.pi, 8))
+        flow_gain = p["flow"]
+        hi = p["hi"]
+        if fault == "clogging":  # a throttled flow: quieter, narrower and surging
+            flow_gain *= 1 - 0.5 * s
+            hi *= 1 - 0.4 * s
+        flow = shaped_noise(rng, n, p["lo"], hi, 0.8) * flow_gain
+        if fault == "clogging":
+            flow = flow * (1 + 0.6 * s * np.sin(2 * np.pi * rng.uniform(0.5, 2) * t))
+        x = motor / rms(motor) + flow
+        if fault == "leakage":
+            x = x + 0.5 * s * shaped_noise(rng, n, 4000, 7900, 0.0)
+        elif fault == "contamination":  # cavitation crackle
+            times = np.sort(rng.uniform(0, t[-1], int(40 * s * t[-1]) + 1))
+            x = x + 5 * s * ringing(n, times, rng.uniform(2000, 5000), 800)
+        return x
+
+
+class Slider(Machine):
+    faults = ("rail_damage", "no_grease")
+
+    def params(self, rng):
+        return dict(period=rng.uniform(0.6, 1.6), travel=rng.uniform(0.4, 0.8), lo=rng.uniform(200, 800),
+                    hi=rng.uniform(2000, 5000), motor=rng.uniform(150, 400), click=rng.uniform(800, 2500))
+
+    def render(self, rng, p, t, fault, s):
+        n = len(t)
+        period = p["period"] * (1 + 0.01 * rng.standard_normal())
+        phase = (t / period + rng.uniform()) % 1.0
+        moving = (phase < p["travel"]).astype(float)
+        moving = np.convolve(moving, np.hanning(400) / np.hanning(400).sum(), mode="same")
+        friction = shaped_noise(rng, n, p["lo"], p["hi"], 0.5) * (1.5 + s if fault == "no_grease" else 1.0)
+        x = moving * (friction + 0.7 * np.sin(2 * np.pi * p["motor"] * t))
+        starts = t[np.flatnonzero(np.diff(phase < p["travel"]) != 0) + 1]
+        x = x + 4 * ringing(n, starts, p["click"], 120)
+        if fault == "rail_damage":  # a dent passed once per stroke
+            hits = t[np.flatnonzero(np.diff((phase < p["travel"] * 0.5).astype(int)) == -1) + 1]
+            x = x + 8 * s * ringing(n, hits, p["click"] * 1.7, 250)
+        elif fault == "no_grease":
+            squeal = np.sin(2 * np.pi * (rng.uniform(2500, 3500) * t + 3 * np.sin(2 * np.pi * 4 * t)))
+            x = x + 0.5 * s * moving * squeal
+        return x
+
+
+class Valve(Machine):
+    faults = ("contamination", "leakage", "damage")
+
+    def params(self, rng):
+        return dict(gaps=rng.uniform(0.08, 0.5, 4), f_res=rng.uniform(1500, 4500), decay=rng.uniform(150, 400),
+                    hiss=rng.uniform(0.02, 0.08))
+
+    def render(self, rng, p, t, fault, s):
+        n = len(t)
+        gaps = np.tile(p["gaps"], int(t[-1] / p["gaps"].sum()) + 2) * (1 + 0.02 * rng.standard_normal(4 * (int(t[-1] / p["gaps"].sum()) + 2)))
+        times = np.cumsum(gaps) - rng.uniform(0, p["gaps"].sum())
+        f_res = p["f_res"] * (1 + (0.08 * s if fault == "damage" else 0.0))
+        x = ringing(n, times, f_res, p["decay"]) + p["hiss"] * shaped_noise(rng, n, 500, 6000, 0.5)
+        open_state = (np.searchsorted(times, t) % 2).astype(float)
+        if fault == "contamination":  # a particle in the seat: bounces and uneven timing
+            x = x + ringing(n, times[::2] + rng.uniform(0.01, 0.03), f_res * 0.8, p["decay"], amp=0.6 * s)
+        elif fault == "leakage":
+            x = x + 0.3 * s * (1 - open_state) * shaped_noise(rng, n, 2000, 7000, 0.0)
+        return x
+
+
+class ToyCar(Machine):
+    faults = ("gear_damage", "bent_shaft", "overvoltage", "tire_damage")
+
+    def params(self, rng):
+        return dict(f_motor=rng.uniform(300, 900), wobble_rate=rng.uniform(0.5, 3), wobble=rng.uniform(0.01, 0.04),
+                    gear=rng.uniform(0.1, 0.3), amps=rng.uniform(0.2, 1.0, 5), road=rng.uniform(0.3, 0.8))
+
+    def render(self, rng, p, t, fault, s):
+        n = len(t)
+        f = p["f_motor"] * (1 + 0.005 * rng.standard_normal()) * (1 + (0.05 * s if fault == "overvoltage" else 0.0))
+        inst = f * (1 + p["wobble"] * np.sin(2 * np.pi * p["wobble_rate"] * t + rng.uniform(0, 6.28)))
+        phase = 2 * np.pi * np.cumsum(inst) / SR
+        motor = sum(a * np.sin((k + 1) * phase) for k, a in enumerate(p["amps"]))
+        gear = np.sin(p["gear"] * 12 * phase)
+        x = motor / rms(motor) + 0.4 * gear + p["road"] * shaped_noise(rng, n, 50, 3000, 1.2)
+        wheel = f * p["gear"] / 8
+        if fault == "gear_damage":
+            x = x + 5 * s * ringing(n, np.arange(rng.uniform(0, 1 / wheel), t[-1], 1 / (f * p["gear"])), 3000, 500)
+        elif fault == "bent_shaft":
+            x = x * (1 + 0.6 * s * np.sin(2 * np.pi * wheel * t))
+        elif fault == "tire_damage":
+            x = x + 4 * s * ringing(n, np.arange(rng.uniform(0, 1 / wheel), t[-1], 1 / wheel), 400, 80)
+        return x
+
+
+class ToyConveyor(Machine):
+    # IDs far apart, as on the real data: an ID classifier still places anomalies in their own ID.
+    faults = ("belt_damage", "loose_attachment", "tension")
+
+    def params(self, rng):
+        return dict(hum=rng.uniform(60, 1500), roller=rng.uniform(0.05, 0.4), lo=rng.uniform(100, 2000),
+                    tilt=rng.uniform(0.0, 2.0), roll_f=rng.uniform(500, 5000), amps=rng.uniform(0.0, 1.0, 6))
+
+    def render(self, rng, p, t, fault, s):
+        n = len(t)
+        hum_f = p["hum"] * (1 + (0.03 * s if fault == "tension" else 0.0)) * (1 + 0.003 * rng.standard_normal())
+        hum = harmonics(t, hum_f, p["amps"], rng.uniform(0, 6.28, 6))
+        rollers = ringing(n, np.arange(rng.uniform(0, p["roller"]), t[-1], p["roller"]), p["roll_f"], 200)
+        x = hum / rms(hum) + 2 * rollers + shaped_noise(rng, n, p["lo"], 7000, p["tilt"])
+        if fault == "belt_damage":
+            cycle = p["roller"] * 7
+            x = x + 6 * s * ringing(n, np.arange(rng.uniform(0, cycle), t[-1], cycle), p["roll_f"] * 0.6, 150)
+        elif fault == "loose_attachment":
+            rattle = rng.uniform(0, t[-1], int(15 * s * t[-1]) + 1)
+            x = x + 3 * s * ringing(n, np.sort(rattle), rng.uniform(1000, 3000), 400)
+        return x
+
+
+MACHINES: dict[str, Machine] = {
+    "ToyCar": ToyCar(), "ToyConveyor": ToyConveyor(), "fan": Fan(), "pump": Pump(), "slider": Slider(), "valve": Valve(),
+}
+# Real MIMII clips were mixed with factory noise at -6, 0 and 6 dB; the toys were recorded cleaner.
+SNR_DB = {"ToyCar": (6, 12), "ToyConveyor": (6, 12), "fan": (0, 6), "pump": (0, 6), "slider": (0, 6), "valve": (3, 9)}
+
+
+def factory_noise(rng, n):
+    hum = sum(a * np.sin(2 * np.pi * f * np.arange(n) / SR + rng.uniform(0, 6.28)) for f, a in ((50, 0.3), (100, 0.2), (150, 0.1)))
+    bangs = ringing(n, rng.uniform(0, n / SR, rng.poisson(2)), rng.uniform(200, 1200), 30, amp=rng.uniform(0.5, 2))
+    return shaped_noise(rng, n, 20, 8000, 1.0) + hum + bangs
+
+
+def render_clip(machine_type: str, params: dict, seed: tuple, seconds: float, anomalous: bool) -> np.ndarray:
+    """One clip as float32 in [-1, 1]: machine (with a fault when anomalous) plus factory noise."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    machine = MACHINES[machine_type]
+    t = np.arange(int(seconds * SR)) / SR
+    fault = rng.choice(machine.faults) if anomalous else None
+    severity = rng.uniform(0.15, 1.0) if anomalous else 0.0
+    x = machine.render(rng, params, t, fault, severity)
+    x = x / rms(x) * 10 ** (rng.uniform(-1, 1) / 10)  # +-1 dB gain jitter
+    noise = factory_noise(rng, len(t))
+    snr = rng.uniform(*SNR_DB[machine_type])
+    y = x + noise / rms(noise) * 10 ** (-snr / 20)
+    return (0.25 * y / np.max(np.abs(y))).astype(np.float32)
+
+
+def machine_params(seed: int, machine_type: str, machine_id: str) -> dict:
+    rng = np.random.default_rng(np.random.SeedSequence([seed, MACHINE_TYPES.index(machine_type), int(machine_id)]))
+    return MACHINES[machine_type].params(rng)
+
+
+def _plan(preset: Preset, seed: int):
+    """Every clip to write: (relative path, machine type, ID, anomalous, clip seed), plus ground-truth rows."""
+    clips, truth = [], {}
+    for ti, machine_type in enumerate(MACHINE_TYPES):
+        truth[machine_type] = []
+        for source, ids in (("dev_data", DEV_IDS[machine_type]), ("eval_data", EVAL_IDS[machine_type])):
+            for machine_id in ids:
+                base = [seed, ti, int(machine_id)]
+                for i in range(preset.train_per_id):
+                    clips.append((f"{source}/{machine_type}/train/normal_id_{machine_id}_{i:08d}.wav", machine_type, machine_id, False, base + [0, i]))
+                test = [(False, i) for i in range(preset.test_normal_per_id)] + [(True, i) for i in range(preset.test_anomaly_per_id)]
+                if source == "eval_data":  # evaluation names hide the label: shuffle, then number
+                    order = np.random.default_rng(base).permutation(len(test))
+                    test = [test[j] for j in order]
+                for k, (anomalous, i) in enumerate(test):
+                    original = f"{'anomaly' if anomalous else 'normal'}_id_{machine_id}_{i:08d}.wav"
+                    name = original if source == "dev_data" else f"id_{machine_id}_{k:08d}.wav"
+                    if source == "eval_data":
+                        truth[machine_type].append(f"{name},{original},{int(anomalous)}")
+                    clips.append((f"{source}/{machine_type}/test/{name}", machine_type, machine_id, anomalous, base + [1 + anomalous, i]))
+    return clips, truth
+
+
+def _write(job):
+    rel, machine_type, machine_id, anomalous, seed, out, seconds, data_seed = job
+    audio = render_clip(machine_type, machine_params(data_seed, machine_type, machine_id), seed, seconds, anomalous)
+    path = out / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), audio, SR, subtype="PCM_16")
+
+
+def generate(out: str | Path, preset: str = "small", seed: int = 0, workers: int | None = None) -> Path:
+    """Write the generated data set to `out` (atomically: a temp folder renamed at the end)."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    out = Path(out)
+    if out.exists():
+        raise FileExistsError(f"{out}: already exists; remove it or choose another --out")
+    spec = PRESETS[preset]
+    clips, truth = _plan(spec, seed)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        jobs = [(*c, tmp, spec.seconds, seed) for c in clips]
+        workers = workers or min(os.cpu_count() or 1, 8)
+        if workers > 1:
+            from concurrent.futures import ProcessPoolExecutor
+            with ProcessPoolExecutor(workers) as pool:
+                list(tqdm(pool.map(_write, jobs, chunksize=32), total=len(jobs), desc=f"generate {preset}", unit="clip"))
+        else:
+            for job in tqdm(jobs, desc=f"generate {preset}", unit="clip"):
+                _write(job)
+        lines = [line for machine_type, rows in truth.items() for line in [machine_type, *rows]]
+        (tmp / GROUND_TRUTH_FILE).write_text("\n".join(lines) + "\n")
+        (tmp / "GENERATED.txt").write_text(f"asd-bench generated data set: preset={preset} seed={seed} clips={len(clips)}\n")
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def default_data_dir(preset: str = "small", seed: int = 0, cache_root: str | Path | None = None) -> Path:
+    """The generated data set for `preset`, made once under the cache folder and reused afterwards."""
+    root = Path(cache_root or os.environ.get("ASD_BENCH_CACHE", ".cache"))
+    path = root / "data" / f"synthetic-{preset}-seed{seed}"
+    if not path.is_dir():
+        generate(path, preset, seed)
+    return path

@@ -1,0 +1,1 @@
+"""Audio -> log-mel -> ID classifier -> cached embeddings and logits."""

@@ -1,0 +1,136 @@
+"""Log-mel spectrograms (16 kHz, n_fft 1024, hop 512, 128 bands) and the on-disk feature cache."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import soundfile as sf
+import torch
+import torchaudio
+from tqdm import tqdm
+
+from bench.dcase import SAMPLE_RATE, DataError
+
+FEATURE_VERSION = 1  # bump when the bytes written for the same parameters change
+
+
+@dataclass(frozen=True)
+class LogMelConfig:
+    sample_rate: int = SAMPLE_RATE
+    n_fft: int = 1024
+    hop_length: int = 512
+    n_mels: int = 128
+    floor: float = 1e-10  # power floor before the log, i.e. -100 dB
+
+
+class LogMel(torch.nn.Module):
+    """Waveforms (batch, samples) -> log-mel in dB (batch, n_mels, frames)."""
+
+    def __init__(self, config: LogMelConfig = LogMelConfig()):
+        super().__init__()
+        self.config = config
+        self.mel = torchaudio.transforms.MelSpectrogram(
+            sample_rate=config.sample_rate, n_fft=config.n_fft, hop_length=config.hop_length,
+            n_mels=config.n_mels, power=2.0)
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        return 10.0 * torch.log10(self.mel(wave).clamp_min(self.config.floor))
+
+
+def read_wav(path: str) -> np.ndarray:
+    try:
+        audio, sr = sf.read(path, dtype="float32", always_2d=False)
+    except Exception as exc:
+        raise DataError(f"{path}: cannot decode WAV ({exc}); remove it or pass --skip-bad") from None
+    if sr != SAMPLE_RATE or audio.ndim != 1 or audio.size == 0:
+        raise DataError(f"{path}: expected non-empty 16 kHz mono audio, got {sr} Hz shape {audio.shape}; resample or remove it")
+    return audio
+
+
+def fingerprint(table: pd.DataFrame) -> str:
+    """Hash of every clip's name, size and modification time: changes whenever the data does."""
+    h = hashlib.sha256()
+    for path in sorted(table["path"]):
+        st = os.stat(path)
+        h.update(f"{'/'.join(Path(path).parts[-4:])}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def compute_logmel(paths: list[str], config: LogMelConfig = LogMelConfig(), device: str = "cpu",
+                   batch_size: int = 64, desc: str = "log-mel") -> tuple[np.ndarray, np.ndarray]:
+    """Decode and transform `paths`; returns float16 (N, n_mels, T_max) padded with the floor, and frames per clip."""
+    logmel = LogMel(config).to(device)
+    floor_db = 10.0 * np.log10(config.floor)
+    chunks, lengths = [], []
+    with ThreadPoolExecutor(4) as pool, torch.inference_mode():
+        for start in tqdm(range(0, len(paths), batch_size), desc=desc, unit="batch", leave=False):
+            waves = list(pool.map(read_wav, paths[start:start + batch_size]))
+            n = max(len(w) for w in waves)
+            batch = torch.zeros(len(waves), n)
+            for i, w in enumerate(waves):
+                batch[i, :len(w)] = torch.from_numpy(w)
+            mel = logmel(batch.to(device)).cpu()
+            frames = [1 + len(w) // config.hop_length for w in waves]
+            for i, f in enumerate(frames):
+                mel[i, :, f:] = floor_db
+            chunks.append(mel.to(torch.float16).numpy())
+            lengths += frames
+    t_max = max(c.shape[-1] for c in chunks)
+    out = np.full((len(paths), config.n_mels, t_max), floor_db, dtype=np.float16)
+    i = 0
+    for c in chunks:
+        out[i:i + len(c), :, :c.shape[-1]] = c
+        i += len(c)
+    return out, np.asarray(lengths)
+
+
+@dataclass
+class FeatureSet:
+    """The clip table and a log-mel array per split, rows aligned with the table's rows of that split."""
+    table: pd.DataFrame
+    logmel: dict[str, np.ndarray]
+    key: str
+
+    def split(self, name: str) -> tuple[pd.DataFrame, np.ndarray]:
+        return self.table[self.table.split == name].reset_index(drop=True), self.logmel[name]
+
+
+def feature_key(table: pd.DataFrame, config: LogMelConfig) -> str:
+    payload = json.dumps([fingerprint(table), asdict(config), FEATURE_VERSION], sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def load_features(table: pd.DataFrame, cache_root: str | Path, config: LogMelConfig = LogMelConfig(),
+                  device: str = "cpu") -> FeatureSet:
+    """Log-mel for every clip of `table`, computed once and then read from `cache_root/features/<key>`."""
+    key = feature_key(table, config)
+    folder = Path(cache_root) / "features" / key
+    if not folder.is_dir():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=folder.parent))
+        try:
+            parts = []
+            for split in ("train", "dev", "eval"):
+                rows = table[table.split == split].reset_index(drop=True)
+                if len(rows) == 0:
+                    continue
+                mel, frames = compute_logmel(list(rows["path"]), config, device, desc=f"log-mel {split}")
+                np.save(tmp / f"{split}.npy", mel)
+                parts.append(rows.assign(n_frames=frames))
+            pd.concat(parts).to_csv(tmp / "clips.csv", index=False)
+            (tmp / "manifest.json").write_text(json.dumps({"config": asdict(config), "version": FEATURE_VERSION}))
+            tmp.rename(folder)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    clips = pd.read_csv(folder / "clips.csv", dtype={"machine_id": str})
+    logmel = {split: np.load(folder / f"{split}.npy", mmap_mode="r") for split in clips["split"].unique()}
+    return FeatureSet(clips, logmel, key)

@@ -1,0 +1,102 @@
+import shutil
+import warnings
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from bench.dcase import DEV_IDS, EVAL_IDS, DataError, load_dataset, read_ground_truth, summarize
+from bench.synth import PRESETS, generate
+
+
+def test_generated_layout_counts_and_format(tiny_data):
+    spec = PRESETS["tiny"]
+    table = load_dataset(tiny_data)
+    n_dev = sum(map(len, DEV_IDS.values()))
+    n_eval = sum(map(len, EVAL_IDS.values()))
+    assert n_dev + n_eval == 41
+    assert (table.split == "train").sum() == 41 * spec.train_per_id
+    assert ((table.split == "dev") & (table.label == 1)).sum() == n_dev * spec.test_anomaly_per_id
+    assert ((table.split == "eval") & (table.label == 0)).sum() == n_eval * spec.test_normal_per_id
+    assert (table.label >= 0).all(), "ground truth must label every evaluation clip"
+    assert table.class_index.nunique() == 41
+    info = sf.info(table.path[0])
+    assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16")
+    assert info.frames == int(spec.seconds * 16000)
+    assert summarize(table).loc[("all", ""), "train"] == 41 * spec.train_per_id
+
+
+def test_eval_names_hide_labels_and_ground_truth_restores_them(tiny_data):
+    truth = read_ground_truth(tiny_data / "eval_data_list.csv")
+    names = {p.name for p in (tiny_data / "eval_data" / "fan" / "test").glob("*.wav")}
+    assert all(n.startswith("id_") for n in names)
+    assert {name for (t, name) in truth if t == "fan"} == names
+    labels = [v for (t, _), v in truth.items() if t == "fan"]
+    assert 0 < np.mean(labels) < 1
+
+
+def test_generation_is_deterministic(tiny_data, tmp_path):
+    spec = PRESETS["tiny"]
+    PRESETS["micro"] = type(spec)(seconds=0.5, train_per_id=1, test_normal_per_id=1, test_anomaly_per_id=1)
+    try:
+        a = generate(tmp_path / "a", "micro", seed=0, workers=1)
+        b = generate(tmp_path / "b", "micro", seed=0, workers=1)
+        c = generate(tmp_path / "c", "micro", seed=1, workers=1)
+    finally:
+        del PRESETS["micro"]
+    rel = "dev_data/pump/test/anomaly_id_00_00000000.wav"
+    assert (a / rel).read_bytes() == (b / rel).read_bytes()
+    assert (a / rel).read_bytes() != (c / rel).read_bytes()
+    assert (a / "eval_data_list.csv").read_text() == (b / "eval_data_list.csv").read_text()
+
+
+@pytest.fixture
+def small_copy(tiny_data, tmp_path):
+    """A writable copy of the valve type only, to break files in."""
+    root = tmp_path / "root"
+    shutil.copytree(tiny_data / "dev_data" / "valve", root / "dev_data" / "valve")
+    return root
+
+
+def _first_train(root):
+    return sorted((root / "dev_data" / "valve" / "train").glob("*.wav"))[0]
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda p: sf.write(p, np.zeros(8000, np.float32), 8000), "sample rate 8000"),
+    (lambda p: sf.write(p, np.zeros((16000, 2), np.float32), 16000), "2 channels"),
+    (lambda p: sf.write(p, np.zeros(0, np.float32), 16000), "empty"),
+    (lambda p: p.write_bytes(p.read_bytes()[:5000]), "truncated"),
+    (lambda p: p.write_bytes(b"not a wav at all"), "unreadable"),
+    (lambda p: p.rename(p.with_name("normal_00.wav")), "unparseable file name"),
+])
+def test_bad_files_fail_with_the_file_named(small_copy, damage, message):
+    path = _first_train(small_copy)
+    damage(path)
+    with pytest.raises(DataError, match=message) as err:
+        load_dataset(small_copy)
+    assert "valve/train/" in str(err.value)
+    with pytest.warns(UserWarning, match="skipped 1 bad files"):
+        table = load_dataset(small_copy, skip_bad=True)
+    assert len(table) == len(list(small_copy.rglob("*.wav"))) - 1
+
+
+def test_split_without_normal_clips_is_an_error(small_copy):
+    for p in (small_copy / "dev_data" / "valve" / "test").glob("normal_*.wav"):
+        p.unlink()
+    with pytest.raises(DataError, match="dev split has no normal clips"):
+        load_dataset(small_copy)
+
+
+def test_missing_folder_and_dev_only(tmp_path, small_copy):
+    with pytest.raises(DataError, match="not found"):
+        load_dataset(tmp_path / "nope")
+    table = load_dataset(small_copy)  # dev only, no eval_data, no ground truth: fine
+    assert set(table.split) == {"train", "dev"}
+
+
+def test_ground_truth_without_label_lines_is_rejected(tmp_path):
+    path = tmp_path / "eval_data_list.csv"
+    path.write_text("fan\nid_01_00000000.wav,normal_id_01_00000000.wav,maybe\n")
+    with pytest.raises(DataError, match=":2:"):
+        read_ground_truth(path)
