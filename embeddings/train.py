@@ -1,0 +1,209 @@
+"""Training: the integrated (or per-type) ID classifier, validation on the dev test split, resume, fine-tuning."""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy.special import softmax
+from tqdm import tqdm
+
+from bench import metrics
+from embeddings.classifier import Classifier, infer, pad_frames
+from embeddings.config import TrainConfig
+from embeddings.features import FeatureSet
+from embeddings.heads import LOSSES
+from embeddings.schedule import lr_at
+
+
+def softmax_score(logits: np.ndarray, class_index) -> np.ndarray:
+    """1 - p(own ID): the classifier's anomaly score."""
+    return 1.0 - softmax(logits, axis=1)[np.arange(len(logits)), np.asarray(class_index)]
+
+
+def atomic_save(obj, path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _epoch_seed(config: TrainConfig, epoch: int) -> int:
+    # Every epoch draws from its own seed, so a run resumed at an epoch boundary repeats the uninterrupted one.
+    return config.seed * 100_003 + epoch
+
+
+def _loss(config, model, x, y, y2=None, lam=1.0):
+    loss_fn = LOSSES[config.loss]
+    kw = dict(smoothing=config.label_smoothing, alpha=config.focal_alpha, gamma=config.focal_gamma)
+    emb = model.embed(x)
+    loss = lam * loss_fn(model.head(emb, y), y, **kw)
+    if y2 is not None:
+        loss = loss + (1 - lam) * loss_fn(model.head(emb, y2), y2, **kw)
+    return loss
+
+
+def validate(model, config, dev: tuple[pd.DataFrame, np.ndarray] | None, device) -> dict | None:
+    if dev is None or len(dev[0]) == 0:
+        return None
+    clips, logmel = dev
+    _, logits = infer(model, logmel, clips.n_frames.to_numpy(), config.crop_frames, device)
+    table = metrics.summarize(metrics.per_machine(clips, softmax_score(logits, clips.class_index)))
+    return {"auc": float(table.loc["mean", "auc"]), "pauc": float(table.loc["mean", "pauc"]),
+            "per_type": {t: [float(r.auc), float(r.pauc)] for t, r in table.iloc[:-2].iterrows()}}
+
+
+def fit(config: TrainConfig, train: tuple[pd.DataFrame, np.ndarray], dev, num_classes: int, run_dir: Path,
+        device: str = "cpu", stop_after: int | None = None, desc: str = "train") -> Classifier:
+    """Train one classifier; resumes from `run_dir/last.pt`. Returns the best-validated weights.
+
+    `stop_after` ends the run after that many epochs of this call (used to test resuming).
+    """
+    run_dir.mkdir(parents=True, exist_ok=True)
+    clips, logmel = train
+    torch.manual_seed(config.seed)
+    model = Classifier(config, num_classes, n_mels=logmel.shape[1]).to(device)
+    x_all = torch.from_numpy(pad_frames(np.asarray(logmel), config.crop_frames)).to(device)
+    y_all = torch.tensor(clips.class_index.to_numpy(), device=device)
+    frames = torch.tensor(clips.n_frames.to_numpy(), device=device)
+    valid = x_all[:1024, :, : int(frames.min())].float()  # a sample is enough for two scalars
+    model.mean.fill_(float(valid.mean()))
+    model.std.fill_(float(valid.std()))
+    opt = torch.optim.Adam(model.parameters(), lr=config.max_lr, weight_decay=0.0)
+    if device == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    state = {"epoch": 0, "best": -1.0, "best_state": None, "best_epoch": None}
+    last = run_dir / "last.pt"
+    if last.is_file():
+        saved = torch.load(last, map_location=device, weights_only=False)
+        if saved["config"] != asdict(config):
+            raise RuntimeError(f"{last}: written by a different training config; delete {run_dir} to start over")
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["optimizer"])
+        state = saved["state"]
+    steps = max(len(clips) // config.batch_size, 1)
+    crop = config.crop_frames
+    offsets = torch.arange(crop, device=device)
+    shown = {}
+    bar = tqdm(range(state["epoch"], config.epochs), desc=desc, unit="epoch", initial=state["epoch"], total=config.epochs)
+    for n_run, epoch in enumerate(bar):
+        if stop_after is not None and n_run >= stop_after:
+            break
+        seed = _epoch_seed(config, epoch)
+        torch.manual_seed(seed)
+        gen = torch.Generator().manual_seed(seed)
+        order = torch.randperm(len(clips), generator=gen).to(device)
+        model.train()
+        total = 0.0
+        for step in range(steps):
+            idx = order[step * config.batch_size:(step + 1) * config.batch_size]
+            if len(idx) < 2:  # BatchNorm needs two samples
+                continue
+            for group in opt.param_groups:
+                group["lr"] = lr_at(epoch + step / steps, config.max_lr, config.warmup_epochs, config.first_cycle, config.cycle_mult)
+            room = (frames[idx] - crop + 1).clamp_min(1)
+            start = (torch.rand(len(idx), generator=gen).to(device) * room).long()
+            cols = (start[:, None] + offsets).clamp_max(x_all.shape[-1] - 1)
+            x = x_all[idx].gather(2, cols[:, None, :].expand(-1, x_all.shape[1], -1)).float()
+            y = y_all[idx]
+            y2, lam = None, 1.0
+            if config.mixup:
+                lam = float(torch.rand((), generator=gen))
+                perm = torch.randperm(len(idx), generator=gen).to(device)
+                x, y2 = lam * x + (1 - lam) * x[perm], y[perm]
+            with torch.autocast("cuda", torch.bfloat16, enabled=device == "cuda"):
+                loss = _loss(config, model, x, y, y2, lam)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item()
+        record = {"epoch": epoch + 1, "loss": total / steps, "lr": opt.param_groups[0]["lr"]}
+        if (epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs:
+            val = validate(model, config, dev, device)
+            if val is not None:
+                record.update(val)
+                if val["auc"] + val["pauc"] > state["best"]:
+                    state.update(best=val["auc"] + val["pauc"], best_epoch=epoch + 1,
+                                 best_state=copy.deepcopy(model.state_dict()))
+        shown.update({k: f"{record[k]:.3f}" for k in ("loss", "auc", "pauc") if k in record})
+        bar.set_postfix(shown)
+        with open(run_dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+        state["epoch"] = epoch + 1
+        atomic_save({"config": asdict(config), "model": model.state_dict(), "optimizer": opt.state_dict(), "state": state}, last)
+    if state["best_state"] is not None and state["epoch"] == config.epochs:
+        model.load_state_dict(state["best_state"])
+    return model
+
+
+def finetune_heads(model: Classifier, config: TrainConfig, train, device) -> dict:
+    """Per machine type, a copy of the classifier head trained on that type's clips alone (backbone frozen)."""
+    clips, logmel = train
+    emb, _ = infer(model, logmel, clips.n_frames.to_numpy(), config.crop_frames, device)
+    heads = {}
+    for machine_type in sorted(clips.machine_type.unique()):
+        rows = np.flatnonzero(clips.machine_type.to_numpy() == machine_type)
+        head = copy.deepcopy(model.head).train()
+        opt = torch.optim.Adam(head.parameters(), lr=config.finetune_lr)
+        gen = torch.Generator().manual_seed(config.seed)
+        x, y = torch.from_numpy(emb[rows]).to(device), torch.as_tensor(clips.class_index.to_numpy()[rows], device=device)
+        for _ in range(config.finetune_epochs):
+            for idx in torch.randperm(len(rows), generator=gen).to(device).split(config.batch_size):
+                loss = LOSSES[config.loss](head(x[idx], y[idx]), y[idx], smoothing=config.label_smoothing,
+                                           alpha=config.focal_alpha, gamma=config.focal_gamma)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+        heads[machine_type] = head.eval()
+    return heads
+
+
+def train(config: TrainConfig, features: FeatureSet, run_dir: str | Path, device: str = "cpu") -> Path:
+    """Train as `config` says and write `run_dir/model.pt`; an interrupted run resumes where it stopped."""
+    run_dir = Path(run_dir)
+    out = run_dir / "model.pt"
+    if out.is_file():
+        return out
+    train_split, dev_split = features.split("train"), features.split("dev") if "dev" in features.logmel else None
+    num_classes = int(features.table.class_index.max()) + 1
+    types = sorted(train_split[0].machine_type.unique())
+    groups = {"all": types} if config.integrated else {t: [t] for t in types}
+    start = time.perf_counter()
+    saved = {"config": asdict(config), "num_classes": num_classes, "n_mels": int(train_split[1].shape[1]),
+             "groups": groups, "models": {}, "heads": {}}
+    for name, members in groups.items():
+        subset = lambda split: None if split is None else _select(split, members)  # noqa: E731
+        model = fit(config, subset(train_split), subset(dev_split), num_classes, run_dir / name, device,
+                    desc=f"train {name}")
+        saved["models"][name] = model.state_dict()
+        if config.finetune_epochs > 0:
+            saved["heads"].update({t: h.state_dict() for t, h in finetune_heads(model, config, subset(train_split), device).items()})
+    saved["train_seconds"] = time.perf_counter() - start
+    atomic_save(saved, out)
+    return out
+
+
+def _select(split, machine_types):
+    clips, logmel = split
+    keep = np.flatnonzero(clips.machine_type.isin(machine_types).to_numpy())
+    return clips.iloc[keep].reset_index(drop=True), np.asarray(logmel)[keep]
+
+
+def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[dict, dict[str, Classifier], dict]:
+    """(saved dict, models per group, fine-tuned heads per machine type) from a `model.pt`."""
+    saved = torch.load(path, map_location=device, weights_only=False)
+    config = TrainConfig(**saved["config"])
+    models = {}
+    for name, state in saved["models"].items():
+        models[name] = Classifier(config, saved["num_classes"], saved["n_mels"]).to(device)
+        models[name].load_state_dict(state)
+    heads = {}
+    for machine_type, state in saved["heads"].items():
+        heads[machine_type] = copy.deepcopy(next(iter(models.values())).head)
+        heads[machine_type].load_state_dict(state)
+    return saved, models, heads
