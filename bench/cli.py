@@ -37,6 +37,84 @@ def cmd_data_check(args) -> None:
         raise SystemExit(1)
 
 
+def _train_config(args):
+    from embeddings.config import preset
+    return preset(args.preset)
+
+
+def _data_table(args):
+    from bench.dcase import load_dataset
+    from bench.runner import DATA_PRESET
+    from bench.synth import default_data_dir
+    data = args.data or default_data_dir(DATA_PRESET[args.preset], 0, args.cache)
+    return load_dataset(data, skip_bad=args.skip_bad)
+
+
+def cmd_train(args) -> None:
+    from bench.device import resolve_device
+    from embeddings.cache import cache_key
+    from embeddings.features import load_features
+    from embeddings.train import train
+    device = resolve_device(args.device)
+    features = load_features(_data_table(args), args.cache, device=device)
+    config = _train_config(args)
+    print(train(config, features, args.cache / "runs" / cache_key(features, config), device))
+
+
+def cmd_embed(args) -> None:
+    from bench.device import resolve_device
+    from embeddings.cache import build
+    cache = build(_data_table(args), _train_config(args), args.cache, resolve_device(args.device))
+    print(f"{cache.path}: {len(cache.clips)} clips, embeddings {cache.embeddings.shape}, logits {cache.logits.shape}")
+    if args.tsne:
+        from leaderboard.plots import tsne
+        tsne(cache, args.tsne)
+        print(f"wrote {args.tsne}")
+
+
+def cmd_run(args) -> None:
+    from bench.runner import RunConfig, run
+    from leaderboard.render import latest
+    from methods.registry import MethodError
+    try:
+        rows = run(RunConfig(data=args.data, preset=args.preset, methods=args.methods, device=args.device,
+                             results=args.results, leaderboard=args.leaderboard, cache=args.cache, skip_bad=args.skip_bad))
+    except MethodError as exc:
+        raise UsageError(str(exc)) from None
+    _print_summary(latest(rows))
+    print(f"leaderboard: {args.leaderboard}")
+
+
+def _print_summary(rows) -> None:
+    from bench.metrics import summarize
+    table = []
+    for (method, split), g in rows.groupby(["method", "split"]):
+        s = summarize(g)
+        table.append([method, split, 100 * s.loc["mean", "auc"], 100 * s.loc["mean", "pauc"],
+                      100 * s.loc["hmean", "auc"], 100 * s.loc["hmean", "pauc"]])
+    table.sort(key=lambda r: (r[1], -r[4]))
+    print(tabulate(table, headers=["method", "split", "mean AUC", "mean pAUC", "hmean AUC", "hmean pAUC"],
+                   floatfmt=".2f", tablefmt="github"))
+
+
+def cmd_methods(args) -> None:
+    from methods.registry import available, missing_requirements
+    rows = []
+    for name, cls in available().items():
+        missing = missing_requirements(cls)
+        rows.append([name, cls.__module__, ", ".join(f"{k}={v!r}" for k, v in cls.params().items()),
+                     "yes" if not missing else f"no (needs {', '.join(missing)})", (cls.__doc__ or "").strip().splitlines()[0]])
+    print(tabulate(rows, headers=["method", "module", "options", "available", "what it scores"], tablefmt="github"))
+
+
+def cmd_leaderboard(args) -> None:
+    from leaderboard.render import render
+    if not (args.results / "results.csv").is_file():
+        raise UsageError(f"{args.results}/results.csv not found; run `bench run` first or pass --results DIR")
+    render(args.results, args.leaderboard)
+    print(f"wrote {args.leaderboard}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -51,6 +129,33 @@ def build_parser() -> argparse.ArgumentParser:
     check = data.add_parser("check", help="print what the loader finds in a data root, and the problems")
     check.add_argument("dir", type=Path)
     check.set_defaults(func=cmd_data_check)
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data", type=Path, default=None, help="DCASE-format data root (default: the generated set)")
+    common.add_argument("--preset", default="small", choices=["tiny", "small", "dcase2020"],
+                        help="data set size and training config: tiny/small generated data, dcase2020 = the paper's system")
+    common.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    common.add_argument("--cache", type=Path, default=Path(".cache"), help="features, models and embeddings live here")
+    common.add_argument("--skip-bad", action="store_true", help="leave out bad WAV files with a warning instead of failing")
+
+    run = sub.add_parser("run", parents=[common], help="train (or reuse) the embedding, score with each method, write the leaderboard")
+    run.add_argument("--methods", default="softmax,centroid,gmm,knn,lof",
+                     help="comma-separated scorers with options, e.g. gmm:n_components=4,knn:k=5")
+    run.add_argument("--results", type=Path, default=Path("results"))
+    run.add_argument("--leaderboard", type=Path, default=Path("leaderboard/LEADERBOARD.md"))
+    run.set_defaults(func=cmd_run)
+
+    train = sub.add_parser("train", parents=[common], help="train the ID classifier (resumes an interrupted run)")
+    train.set_defaults(func=cmd_train)
+    embed = sub.add_parser("embed", parents=[common], help="train if needed, then cache embeddings and logits for every clip")
+    embed.add_argument("--tsne", type=Path, default=None, help="also write a t-SNE PNG of the test embeddings here")
+    embed.set_defaults(func=cmd_embed)
+
+    sub.add_parser("methods", help="list the scorers and their options").set_defaults(func=cmd_methods)
+    board = sub.add_parser("leaderboard", help="re-render the leaderboard from stored results")
+    board.add_argument("--results", type=Path, default=Path("results"))
+    board.add_argument("--leaderboard", type=Path, default=Path("leaderboard/LEADERBOARD.md"))
+    board.set_defaults(func=cmd_leaderboard)
     return parser
 
 

@@ -1,0 +1,131 @@
+"""`bench run`: data -> cached embeddings -> every scorer on every machine ID -> results and leaderboard."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from bench import metrics
+from bench.dcase import load_dataset
+from bench.device import resolve_device
+from bench.synth import default_data_dir
+from embeddings.cache import EmbeddingCache, build
+from embeddings.config import preset as train_preset
+from methods import Bundle, get_scorer, parse_methods
+from methods.registry import label, slug
+
+RESULT_COLUMNS = ["run_id", "method", "split", "machine_type", "machine_id", "auc", "pauc",
+                  "fit_seconds", "score_seconds", "device", "dataset", "embedding_key"]
+DATA_PRESET = {"tiny": "tiny", "small": "small", "dcase2020": "full"}
+DECISION_QUANTILE = 0.9  # the official baseline's decision threshold: 90th percentile of normal scores
+
+
+@dataclass
+class RunConfig:
+    data: Path | None = None
+    preset: str = "small"
+    methods: str = "softmax,centroid,gmm,knn,lof"
+    device: str = "auto"
+    results: Path = Path("results")
+    leaderboard: Path = Path("leaderboard/LEADERBOARD.md")
+    cache: Path = Path(".cache")
+    skip_bad: bool = False
+    seed: int = 0
+    overrides: dict = field(default_factory=dict)  # TrainConfig fields
+
+
+def bundle(cache: EmbeddingCache, rows: np.ndarray) -> Bundle:
+    return Bundle(cache.embeddings[rows], cache.logits[rows], cache.clips.class_index.to_numpy()[rows])
+
+
+def machine_groups(cache: EmbeddingCache, split: str):
+    """(machine type, ID, train rows, test rows) for every ID with labelled (or any) test clips in `split`."""
+    clips = cache.clips
+    key = clips.machine_type + "/" + clips.machine_id
+    for name in sorted(key[clips.split == split].unique()):
+        machine_type, machine_id = name.split("/")
+        train = np.flatnonzero((key == name).to_numpy() & (clips.split == "train").to_numpy())
+        test = np.flatnonzero((key == name).to_numpy() & (clips.split == split).to_numpy())
+        if len(train):
+            yield machine_type, machine_id, train, test
+
+
+def score_split(name: str, options: dict, cache: EmbeddingCache, split: str, device: str):
+    """Fit on each ID's normal training clips, score its test clips; also a held-out decision threshold per ID."""
+    groups = list(machine_groups(cache, split))
+    trains = [bundle(cache, g[2]) for g in groups]
+    tests = [bundle(cache, g[3]) for g in groups]
+    scorer = get_scorer(name, device, **options)
+    start = time.perf_counter()
+    scorer.fit_many(trains)
+    fit_s = time.perf_counter() - start
+    scores = scorer.score_many(tests)
+    score_s = time.perf_counter() - start - fit_s
+    scorer.close()
+    # threshold from normal clips the scorer has not seen: fit on 90% of each ID's training clips, score the rest
+    rng = np.random.default_rng(0)
+    folds = [rng.permutation(g[2]) for g in groups]
+    held = get_scorer(name, device, **options).fit_many([bundle(cache, f[len(f) // 10:]) for f in folds])
+    thresholds = [np.quantile(s, DECISION_QUANTILE) for s in held.score_many([bundle(cache, f[: max(len(f) // 10, 1)]) for f in folds])]
+    held.close()
+    return groups, scores, thresholds, fit_s / len(groups), score_s / len(groups)
+
+
+def run(config: RunConfig) -> pd.DataFrame:
+    """The whole benchmark; returns the result rows it appended to `results/results.csv`."""
+    device = resolve_device(config.device)
+    specs = parse_methods(config.methods)
+    for name, options in specs:  # fail on a bad method before hours of training
+        get_scorer(name, "cpu", **options)
+    data = Path(config.data) if config.data else default_data_dir(DATA_PRESET[config.preset], config.seed, config.cache)
+    table = load_dataset(data, skip_bad=config.skip_bad)
+    train_config = train_preset(config.preset, **config.overrides)
+    cache = build(table, train_config, config.cache, device)
+    run_id = time.strftime("%Y%m%d-%H%M%S")
+    splits = [s for s in ("dev", "eval") if (cache.clips[cache.clips.split == s].label >= 0).any()]
+    rows, clip_scores = [], {}
+    for name, options in tqdm(specs, desc="score", unit="method"):
+        method = label(name, options)
+        for split in splits:
+            groups, scores, thresholds, fit_s, score_s = score_split(name, options, cache, split, device)
+            out = Path(config.results) / slug(method) / split
+            for (machine_type, machine_id, _, test), s, threshold in zip(groups, scores, thresholds):
+                files = cache.clips.file.to_numpy()[test]
+                metrics.write_scores(out / metrics.submission_name("anomaly_score", machine_type, machine_id), files, s)
+                metrics.write_scores(out / metrics.submission_name("decision_result", machine_type, machine_id), files,
+                                     (s > threshold).astype(int))
+                labelled = cache.clips.label.to_numpy()[test] >= 0
+                if labelled.any():
+                    auc, pauc = metrics.auc_pauc(cache.clips.label.to_numpy()[test][labelled], s[labelled])
+                    rows.append([run_id, method, split, machine_type, machine_id, auc, pauc, fit_s, score_s, device,
+                                 str(data), cache.manifest["key"]])
+            clip_scores[(method, split)] = (cache.clips.iloc[np.concatenate([g[3] for g in groups])], np.concatenate(scores))
+    new = pd.DataFrame(rows, columns=RESULT_COLUMNS)
+    results_csv = Path(config.results) / "results.csv"
+    append_rows(results_csv, new)
+    meta = {"run_id": run_id, "dataset": str(data), "preset": config.preset, "embedding_key": cache.manifest["key"],
+            "embedding": cache.manifest, "device": device}
+    (Path(config.results) / "runs").mkdir(parents=True, exist_ok=True)
+    (Path(config.results) / "runs" / f"{run_id}.json").write_text(json.dumps(meta, indent=2, default=str))
+    from leaderboard.plots import roc_and_histograms, tsne
+    plot_dir = Path(config.leaderboard).parent / "plots"
+    roc_and_histograms(clip_scores, plot_dir)
+    tsne(cache, plot_dir / "tsne.png")
+    from leaderboard.render import render
+    render(Path(config.results), Path(config.leaderboard))
+    return new
+
+
+def append_rows(path: Path, rows: pd.DataFrame) -> None:
+    """Append to a CSV through a temp file and a rename, so a crash never leaves half a table."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    old = pd.read_csv(path, dtype={"machine_id": str}) if path.is_file() else None
+    table = rows if old is None else pd.concat([old, rows], ignore_index=True)
+    tmp = path.with_suffix(".tmp")
+    table.to_csv(tmp, index=False)
+    tmp.replace(path)

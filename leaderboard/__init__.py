@@ -1,0 +1,1 @@
+"""Rendering of stored results: the markdown leaderboard and its plots."""

@@ -1,0 +1,86 @@
+"""PNG figures linked from the leaderboard: ROC curves, score histograms, t-SNE of the embeddings."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn.metrics import roc_curve  # noqa: E402
+
+from methods.registry import slug  # noqa: E402
+
+
+def _grid(types):
+    cols = 3
+    rows = int(np.ceil(len(types) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.4 * rows), squeeze=False)
+    for ax in axes.flat[len(types):]:
+        ax.axis("off")
+    return fig, dict(zip(types, axes.flat))
+
+
+def _save(fig, path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def roc_and_histograms(clip_scores: dict, out: Path) -> None:
+    """`clip_scores[(method, split)] = (clips, scores)`: one ROC figure per split, one histogram figure per method and split."""
+    for split in sorted({s for _, s in clip_scores}):
+        entries = {m: v for (m, s), v in clip_scores.items() if s == split}
+        clips0 = next(iter(entries.values()))[0]
+        types = sorted(clips0.machine_type.unique())
+        fig, axes = _grid(types)
+        for method, (clips, scores) in entries.items():
+            for t in types:
+                sel = (clips.machine_type == t).to_numpy() & (clips.label >= 0).to_numpy()
+                if sel.any():
+                    # per-ID score scales differ; rank-normalise per ID so the pooled curve is meaningful
+                    ranks = clips[sel].assign(s=scores[sel]).groupby("machine_id").s.rank(pct=True)
+                    fpr, tpr, _ = roc_curve(clips.label.to_numpy()[sel], ranks)
+                    axes[t].plot(fpr, tpr, label=method)
+        for t, ax in axes.items():
+            ax.plot([0, 1], [0, 1], color="grey", lw=0.5)
+            ax.axvline(0.1, color="grey", ls=":", lw=0.8)
+            ax.set(title=t, xlabel="false positive rate", ylabel="true positive rate")
+        axes[types[0]].legend(fontsize=7)
+        _save(fig, out / f"roc_{split}.png")
+        for method, (clips, scores) in entries.items():
+            fig, axes = _grid(types)
+            for t in types:
+                sel = (clips.machine_type == t).to_numpy()
+                s, y = scores[sel], clips.label.to_numpy()[sel]
+                bins = np.linspace(s.min(), s.max(), 30)
+                for value, name in ((0, "normal"), (1, "anomaly")):
+                    axes[t].hist(s[y == value], bins, alpha=0.6, label=name)
+                axes[t].set(title=t, xlabel="anomaly score")
+            axes[types[0]].legend(fontsize=7)
+            _save(fig, out / f"hist_{split}_{slug(method)}.png")
+
+
+def tsne(cache, path: Path, max_points: int = 600) -> None:
+    """t-SNE of test embeddings per machine type, coloured by ID, anomalies as crosses."""
+    from sklearn.manifold import TSNE
+    test = cache.clips[cache.clips.split != "train"]
+    types = sorted(test.machine_type.unique())
+    fig, axes = _grid(types)
+    rng = np.random.default_rng(0)
+    for t in types:
+        rows = test.index[test.machine_type == t].to_numpy()
+        rows = rng.choice(rows, min(len(rows), max_points), replace=False)
+        xy = TSNE(perplexity=min(30, len(rows) - 1), random_state=0, init="pca").fit_transform(cache.embeddings[rows])
+        clips = cache.clips.loc[rows]
+        for machine_id in sorted(clips.machine_id.unique()):
+            for value, marker in ((0, "o"), (1, "x"), (-1, ".")):
+                sel = ((clips.machine_id == machine_id) & (clips.label == value)).to_numpy()
+                if sel.any():
+                    axes[t].scatter(*xy[sel].T, s=8, marker=marker, color=f"C{int(machine_id) % 10}",
+                                    label=f"id {machine_id}" if value == 0 else None)
+        axes[t].set(title=f"{t} (x = anomaly)", xticks=[], yticks=[])
+        axes[t].legend(fontsize=6, markerscale=1.5)
+    _save(fig, path)

@@ -1,0 +1,26 @@
+import numpy as np
+
+from methods.base import Bundle, Scorer
+from methods.neighbors import search
+from methods.registry import register
+
+
+@register
+class KNNScorer(Scorer):
+    """Distance to the k nearest normal training embeddings: their mean, or the k-th (`aggregate="kth"`)."""
+
+    name = "knn"
+
+    def __init__(self, k=5, metric="cosine", aggregate="mean", device="cpu"):
+        super().__init__(device)
+        if aggregate not in ("mean", "kth"):
+            raise ValueError(f"aggregate must be mean or kth, not {aggregate!r}")
+        self.k, self.metric, self.aggregate = k, metric, aggregate
+
+    def fit(self, train: Bundle):
+        self.train_ = train.embeddings
+        return self
+
+    def score(self, test: Bundle) -> np.ndarray:
+        dist, _ = search(self.train_, test.embeddings, self.k, self.metric, self.device)
+        return dist.mean(1) if self.aggregate == "mean" else dist[:, -1]

@@ -1,0 +1,41 @@
+import numpy as np
+
+from methods.base import Bundle, Scorer
+from methods.neighbors import search
+from methods.registry import register
+
+
+@register
+class LOFScorer(Scorer):
+    """Local outlier factor in novelty mode (train = normal), computed from k-nearest-neighbour search.
+
+    Same definition as scikit-learn's LocalOutlierFactor(novelty=True): the score is -score_samples.
+    """
+
+    name = "lof"
+
+    def __init__(self, k=5, metric="l2", device="cpu"):
+        super().__init__(device)
+        self.k, self.metric = k, metric
+
+    def fit(self, train: Bundle):
+        x = train.embeddings
+        k = min(self.k, len(x) - 1)
+        dist, idx = search(x, x, k + 1, self.metric, self.device)
+        # drop each point's match with itself (first column, or wherever a duplicate put it)
+        self_hit = idx == np.arange(len(x))[:, None]
+        keep = ~self_hit
+        keep[keep.sum(1) > k, -1] = False  # no self match found among k+1: drop the farthest instead
+        dist, idx = dist[keep].reshape(len(x), k), idx[keep].reshape(len(x), k)
+        self.k_distance_ = dist[:, -1]
+        self.lrd_ = self._lrd(dist, idx)
+        self.train_, self.k_ = x, k
+        return self
+
+    def _lrd(self, dist, idx):
+        reach = np.maximum(dist, self.k_distance_[idx])
+        return 1.0 / (reach.mean(1) + 1e-10)
+
+    def score(self, test: Bundle) -> np.ndarray:
+        dist, idx = search(self.train_, test.embeddings, self.k_, self.metric, self.device)
+        return self.lrd_[idx].mean(1) / self._lrd(dist, idx)
