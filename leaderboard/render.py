@@ -60,7 +60,7 @@ def render(results_dir: Path, out: Path) -> str:
         for m in order:
             s, g = tables[split][m], part[part.method == m]
             body.append([f"**{m}**"] + [f"{_pct(s.loc[t, 'auc'])} / {_pct(s.loc[t, 'pauc'])}" for t in types + ["mean", "hmean"]]
-                        + [f"{g.fit_seconds.sum():.2f}", f"{g.score_seconds.sum():.2f}", g.device.iloc[0]])
+                        + [f"{g.fit_seconds.sum():.3g}", f"{g.score_seconds.sum():.3g}", g.device.iloc[0]])
         name = "development" if split == "dev" else "evaluation"
         parts += [f"## {name.capitalize()} test set ({split}), sorted by harmonic-mean AUC", "",
                   _table(body, ["method"] + [f"{t} AUC / pAUC" for t in types] + ["mean AUC / pAUC", "hmean AUC / pAUC",

@@ -71,11 +71,11 @@ class GMMScorer(Scorer):
         return x, mask
 
     def _kmeans_resp(self, x, mask, iters=10):
-        gen = torch.Generator().manual_seed(self.seed)
-        b, n, _ = x.shape
         k = self.n_components
         counts = mask.sum(1).long().cpu()
-        starts = torch.stack([torch.randperm(int(c), generator=gen)[:k] for c in counts]).to(x.device)
+        # one generator per ID: its start does not depend on which other IDs share the batch
+        starts = torch.stack([torch.randperm(int(c), generator=torch.Generator().manual_seed(self.seed))[:k]
+                              for c in counts]).to(x.device)
         centers = torch.gather(x, 1, starts[..., None].expand(-1, -1, x.shape[2]))
         for _ in range(iters):
             assign = torch.cdist(x, centers).argmin(2)
@@ -124,14 +124,18 @@ class GMMScorer(Scorer):
         params = self._m_step(x, resp)
         lower = torch.full((x.shape[0],), -torch.inf, dtype=x.dtype, device=x.device)
         n = mask.sum(1)
+        active = torch.ones(x.shape[0], dtype=torch.bool, device=x.device)
         for _ in range(self.max_iter):
             log_prob = self._log_prob(x, params)
             lse = torch.logsumexp(log_prob, dim=2)
             new_lower = (lse * mask).sum(1) / n
-            resp = (log_prob - lse[..., None]).exp() * mask[..., None]
-            params = self._m_step(x, resp)
-            done = bool(((new_lower - lower).abs() < self.tol).all())
-            lower = new_lower
-            if done:
+            gain = (new_lower - lower).abs()
+            lower = torch.where(active, new_lower, lower)
+            active &= gain >= self.tol
+            if not active.any():
                 break
+            resp = (log_prob - lse[..., None]).exp() * mask[..., None]
+            new = self._m_step(x, resp)
+            # an ID that has converged keeps its parameters, exactly as if it were fitted alone
+            params = {k: torch.where(active.view(-1, *[1] * (v.dim() - 1)), new[k], v) for k, v in params.items()}
         return params, lower

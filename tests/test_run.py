@@ -1,0 +1,113 @@
+import sys
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+import methods.registry as registry
+from bench.cli import main
+from bench.dcase import read_ground_truth
+from bench.metrics import read_scores
+from bench.runner import RunConfig, run
+
+pytestmark = pytest.mark.slow
+METHODS = "softmax,centroid,gmm:n_components=1,knn,lof"
+
+
+@pytest.fixture(scope="module")
+def finished(tiny_data, cache_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    config = RunConfig(data=tiny_data, preset="tiny", methods=METHODS, device="cpu", results=out / "results",
+                       leaderboard=out / "board" / "LEADERBOARD.md", cache=cache_root)
+    return config, run(config)
+
+
+def test_results_csv_has_a_row_per_method_split_and_id(finished):
+    config, rows = finished
+    stored = pd.read_csv(config.results / "results.csv", dtype={"machine_id": str})
+    assert {"run_id", "method", "split", "machine_type", "machine_id", "auc", "pauc",
+            "fit_seconds", "score_seconds", "device"} <= set(stored.columns)
+    assert len(stored) == 5 * 41  # 26 dev IDs + 15 eval IDs, five methods
+    assert stored.auc.between(0, 1).all() and stored.pauc.between(0, 1).all()
+    assert set(stored.method) == {"softmax", "centroid", "gmm(n_components=1)", "knn", "lof"}
+
+
+def test_written_submission_files_recompute_to_the_same_auc(finished, tiny_data):
+    config, rows = finished
+    truth = read_ground_truth(tiny_data / "eval_data_list.csv")
+    for row in rows.sample(12, random_state=0).itertuples():
+        folder = config.results / registry.slug(row.method) / row.split
+        names, scores = read_scores(folder / f"anomaly_score_{row.machine_type}_id_{row.machine_id}.csv")
+        if row.split == "dev":
+            labels = [int(n.startswith("anomaly")) for n in names]
+        else:
+            labels = [truth[(row.machine_type, n)] for n in names]
+        assert roc_auc_score(labels, scores) == pytest.approx(row.auc)
+        assert roc_auc_score(labels, scores, max_fpr=0.1) == pytest.approx(row.pauc)
+        decisions = read_scores(folder / f"decision_result_{row.machine_type}_id_{row.machine_id}.csv")[1]
+        assert set(decisions) <= {0, 1}
+
+
+def test_leaderboard_lists_every_method_per_type_and_rerenders_from_results(finished, capsys):
+    config, rows = finished
+    text = config.leaderboard.read_text()
+    for method in ("softmax", "centroid", "gmm(n_components=1)", "knn", "lof"):
+        assert f"**{method}**" in text and f"### {method}" in text
+    dev = rows[(rows.split == "dev") & (rows.method == "knn")]
+    toycar = 100 * dev[dev.machine_type == "ToyCar"].auc.mean()
+    assert f"{toycar:.2f}" in text
+    assert (config.leaderboard.parent / "plots" / "roc_dev.png").stat().st_size > 1000
+    assert (config.leaderboard.parent / "plots" / "tsne.png").is_file()
+    config.leaderboard.unlink()
+    main(["leaderboard", "--results", str(config.results), "--leaderboard", str(config.leaderboard)])
+    assert config.leaderboard.read_text().split("\n", 3)[3] == text.split("\n", 3)[3]  # same apart from the date
+
+
+def test_plugin_scorer_from_an_entry_point_runs_and_ranks(finished, tmp_path, monkeypatch):
+    config, _ = finished
+    (tmp_path / "my_scorer.py").write_text(textwrap.dedent('''
+        import numpy as np
+        from methods import Scorer
+
+        class NormScorer(Scorer):
+            """Embedding norm, a stand-in for a third-party method."""
+            name = "norm"
+
+            def __init__(self, power=1.0, device="cpu"):
+                super().__init__(device)
+                self.power = power
+
+            def fit(self, train):
+                return self
+
+            def score(self, test):
+                return np.linalg.norm(test.embeddings, axis=1) ** self.power
+    '''))
+    info = tmp_path / "my_scorer-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: my-scorer\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[asd_bench.scorers]\nnorm = my_scorer:NormScorer\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registry, "_loaded", False)
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    assert "norm" in registry.available()
+    rows = run(RunConfig(**{**config.__dict__, "methods": "norm:power=2"}))
+    assert set(rows.method) == {"norm(power=2)"}
+    board = config.leaderboard.read_text()
+    assert "**norm(power=2)**" in board and "**knn**" in board, "the plugin ranks beside the built-ins"
+    sys.modules.pop("my_scorer", None)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["run", "--methods", "softmax,bogus"], "unknown method 'bogus'"),
+    (["run", "--methods", "knn:kk=3"], "knn has no option kk"),
+    (["run", "--data", "/nonexistent/dcase"], "/nonexistent/dcase: data folder not found"),
+])
+def test_cli_errors_are_one_line_with_exit_code_2(argv, message, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv + ["--cache", str(tmp_path)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
