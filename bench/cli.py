@@ -115,6 +115,15 @@ def cmd_leaderboard(args) -> None:
     print(f"wrote {args.leaderboard}")
 
 
+def cmd_speed(args) -> None:
+    import sys
+    from bench.speed import run_speed
+    _, _, text = run_speed(quick=args.quick, dims=args.dims, devices=args.devices, repeats=args.repeats,
+                           json_path=args.json, out=args.out, argv=" ".join(sys.argv[2:]),
+                           progress=lambda m: print(m, file=sys.stderr))
+    print(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -156,6 +165,15 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("--results", type=Path, default=Path("results"))
     board.add_argument("--leaderboard", type=Path, default=Path("leaderboard/LEADERBOARD.md"))
     board.set_defaults(func=cmd_leaderboard)
+
+    speed = sub.add_parser("speed", help="time every scorer against scikit-learn, and log-mel/training throughput")
+    speed.add_argument("--quick", action="store_true", help="reduced sizes, under a minute (for CI)")
+    speed.add_argument("--dims", type=int, nargs="+", default=None, help="embedding sizes (default 2048 512)")
+    speed.add_argument("--devices", nargs="+", choices=["cpu", "cuda"], default=None)
+    speed.add_argument("--repeats", type=int, default=3)
+    speed.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
+    speed.add_argument("--out", type=Path, default=Path("leaderboard/SPEED.md"))
+    speed.set_defaults(func=cmd_speed)
     return parser
 
 

@@ -38,27 +38,45 @@ class GMMScorer(Scorer):
         return self.score_many([test])[0]
 
     def fit_many(self, trains: list[Bundle]):
-        d = trains[0].embeddings.shape[1]
-        per_id = self.n_components * (d * d if self.covariance == "full" else d) * 8 * 3
-        chunk = max(1, int(self.memory_gb * 2**30 // per_id))
-        self.params_ = []
-        for start in range(0, len(trains), chunk):
-            x, mask = self._pad([t.embeddings for t in trains[start:start + chunk]])
-            params, self.lower_bound_ = self._em(x, mask)
-            self.params_ += [{k: v[i] for k, v in params.items()} for i in range(len(x))]
+        self.trains_ = [t.embeddings for t in trains]
+        self.state_, self.lower_bound_ = [], []
+        for chunk in self._chunks():
+            x, mask = self._pad([self.trains_[i] for i in chunk])
+            params, resp, lower = self._em(x, mask)
+            self.lower_bound_ += lower.tolist()
+            for j, i in enumerate(chunk):
+                # the low-rank form is as big as the data: keep the responsibilities, rebuild it when scoring
+                self.state_.append({"resp": resp[j, : len(self.trains_[i])]} if "A" in params else
+                                   {k: v[j] for k, v in params.items()})
         return self
 
     def score_many(self, tests: list[Bundle]) -> list[np.ndarray]:
         out = []
-        for p, t in zip(self.params_, tests):
-            x = torch.from_numpy(t.embeddings).to(self.device, _DTYPES[self.dtype])[None]
-            params = {k: v[None] for k, v in p.items()}
-            out.append((-torch.logsumexp(self._log_prob(x, params), dim=2))[0].double().cpu().numpy())
+        for chunk in self._chunks():
+            if "resp" in self.state_[chunk[0]]:
+                x, mask = self._pad([self.trains_[i] for i in chunk])
+                resp = torch.zeros(*x.shape[:2], self.n_components, dtype=x.dtype, device=x.device)
+                for j, i in enumerate(chunk):
+                    resp[j, : len(self.trains_[i])] = self.state_[i]["resp"]
+                params = self._m_step(x, resp)
+            else:
+                params = {k: torch.stack([self.state_[i][k] for i in chunk]) for k in self.state_[chunk[0]]}
+            x, _ = self._pad([tests[i].embeddings for i in chunk])
+            nll = -torch.logsumexp(self._log_prob(x, params), dim=2).double().cpu().numpy()
+            out += [nll[j, : len(tests[i].embeddings)] for j, i in enumerate(chunk)]
         return out
 
     def mean_log_likelihood(self, train: Bundle) -> float:
         """Average log-likelihood per sample of `train` under the fitted mixture (scikit-learn's `score`)."""
         return float(-self.score_many([train])[0].mean())
+
+    def _chunks(self) -> list[list[int]]:
+        """IDs per batched call, so that the covariance factors of a batch fit in `memory_gb`."""
+        n, d = max(len(t) for t in self.trains_), self.trains_[0].shape[1]
+        per_id = self.n_components * (min(n, d) * d if self.covariance == "full" else n * d) * 8 * 4
+        size = max(1, int(self.memory_gb * 2**30 // per_id))
+        ids = list(range(len(self.trains_)))
+        return [ids[i:i + size] for i in range(0, len(ids), size)]
 
     # -- batched EM on (B, N, D) with a (B, N) mask of real rows
     def _pad(self, arrays):
@@ -66,65 +84,105 @@ class GMMScorer(Scorer):
         x = torch.zeros(len(arrays), n, arrays[0].shape[1], dtype=_DTYPES[self.dtype], device=self.device)
         mask = torch.zeros(len(arrays), n, dtype=x.dtype, device=self.device)
         for i, a in enumerate(arrays):
-            x[i, :len(a)] = torch.from_numpy(a).to(x)
+            x[i, :len(a)] = torch.from_numpy(np.asarray(a)).to(x)
             mask[i, :len(a)] = 1
         return x, mask
 
-    def _kmeans_resp(self, x, mask, iters=10):
-        k = self.n_components
-        counts = mask.sum(1).long().cpu()
-        # one generator per ID: its start does not depend on which other IDs share the batch
-        starts = torch.stack([torch.randperm(int(c), generator=torch.Generator().manual_seed(self.seed))[:k]
-                              for c in counts]).to(x.device)
-        centers = torch.gather(x, 1, starts[..., None].expand(-1, -1, x.shape[2]))
-        for _ in range(iters):
-            assign = torch.cdist(x, centers).argmin(2)
-            resp = torch.nn.functional.one_hot(assign, k).to(x.dtype) * mask[..., None]
-            nk = resp.sum(1)
-            centers = torch.where(nk[..., None] > 0, resp.transpose(1, 2) @ x / nk.clamp_min(1)[..., None], centers)
-        return resp
+    def _kmeans_resp(self, x, mask, n_init=4, max_iter=100):
+        """Hard responsibilities from the best of `n_init` k-means runs (k-means++ starts, Lloyd to convergence).
+
+        scikit-learn starts EM from one k-means run; the lowest-inertia of several costs little next to one
+        full-covariance EM step and lands in a better optimum more often.
+        """
+        best, best_inertia = None, None
+        x_sq = x.square().sum(2, keepdim=True)
+        tol = 1e-4 * x.var(1).mean(1)  # scikit-learn's KMeans tolerance: relative to the mean feature variance
+        for init in range(n_init):
+            centers = torch.stack([self._kmeans_pp(x[b, : int(mask[b].sum())], self.seed * 1000 + init)
+                                   for b in range(len(x))])
+            for _ in range(max_iter):
+                dist = x_sq - 2 * x @ centers.transpose(1, 2) + centers.square().sum(2)[:, None]  # squared
+                resp = torch.nn.functional.one_hot(dist.argmin(2), self.n_components).to(x.dtype) * mask[..., None]
+                nk = resp.sum(1)
+                new = torch.where(nk[..., None] > 0, resp.transpose(1, 2) @ x / nk.clamp_min(1)[..., None], centers)
+                shift, centers = (new - centers).square().sum((1, 2)), new
+                if bool((shift <= tol).all()):
+                    break
+            inertia = (dist.min(2).values * mask).sum(1)
+            if best is None:
+                best, best_inertia = resp, inertia
+            else:
+                better = inertia < best_inertia
+                best = torch.where(better[:, None, None], resp, best)
+                best_inertia = torch.minimum(inertia, best_inertia)
+        return best
+
+    def _kmeans_pp(self, x, seed):
+        """k-means++ seeding of one ID, from its own generator: a start that does not depend on the batch."""
+        gen = torch.Generator().manual_seed(seed)
+        idx = [int(torch.randint(len(x), (1,), generator=gen))]
+        closest = (x - x[idx[0]]).square().sum(1)
+        for _ in range(1, self.n_components):
+            idx.append(int(torch.multinomial((closest / closest.sum()).float().cpu(), 1, generator=gen)))
+            closest = torch.minimum(closest, (x - x[idx[-1]]).square().sum(1))
+        return x[idx]
 
     def _m_step(self, x, resp):
         eps = 10 * torch.finfo(x.dtype).eps
         nk = resp.sum(1) + eps                                     # (B, K)
         means = resp.transpose(1, 2) @ x / nk[..., None]           # (B, K, D)
-        weights = nk / nk.sum(1, keepdim=True)
-        d = x.shape[2]
+        params = {"weights": nk / nk.sum(1, keepdim=True), "means": means}
+        n, d = x.shape[1:]
+        lam = self.reg_covar
         if self.covariance == "diag":
-            var = (resp.transpose(1, 2) @ (x * x)) / nk[..., None] - means**2 + self.reg_covar
-            return {"weights": weights, "means": means, "var": var.clamp_min(self.reg_covar)}
-        chol = []
-        eye = torch.eye(d, dtype=x.dtype, device=x.device)
+            var = (resp.transpose(1, 2) @ (x * x)) / nk[..., None] - means**2 + lam
+            return {**params, "var": var.clamp_min(lam)}
+        factors, logdets = [], []
         for k in range(self.n_components):
-            diff = (x - means[:, k:k + 1]) * resp[:, :, k:k + 1].sqrt()
-            cov = diff.transpose(1, 2) @ diff / nk[:, k, None, None] + self.reg_covar * eye
-            chol.append(torch.linalg.cholesky(cov))
-        return {"weights": weights, "means": means, "chol": torch.stack(chol, 1)}
+            a = (x - means[:, k:k + 1]) * (resp[:, :, k:k + 1] / nk[:, k, None, None]).sqrt()   # Sigma = a'a + lam I
+            if n < d:
+                # fewer clips than dimensions: factor the N x N Gram matrix instead of the D x D covariance
+                # (matrix determinant lemma and Woodbury identity), O(N^2 D) instead of O(N D^2 + D^3)
+                chol = torch.linalg.cholesky(a @ a.transpose(1, 2) + lam * torch.eye(n, dtype=x.dtype, device=x.device))
+                factors.append((a, chol))
+                logdets.append((d - n) * math.log(lam) + 2 * chol.diagonal(dim1=-2, dim2=-1).log().sum(-1))
+            else:
+                chol = torch.linalg.cholesky(a.transpose(1, 2) @ a + lam * torch.eye(d, dtype=x.dtype, device=x.device))
+                factors.append(chol)
+                logdets.append(2 * chol.diagonal(dim1=-2, dim2=-1).log().sum(-1))
+        params["logdet"] = torch.stack(logdets, 1)
+        if n < d:
+            return {**params, "A": torch.stack([f[0] for f in factors], 1), "L": torch.stack([f[1] for f in factors], 1)}
+        return {**params, "chol": torch.stack(factors, 1)}
 
     def _log_prob(self, x, p):
-        """log w_k + log N(x | mu_k, Sigma_k): (B, N, K)."""
+        """log w_k + log N(x | mu_k, Sigma_k): (B, M, K)."""
         d = x.shape[2]
-        const = d * math.log(2 * math.pi)
         if "var" in p:
-            var = p["var"]
-            maha = ((x[:, :, None, :] - p["means"][:, None]) ** 2 / var[:, None]).sum(-1)
-            logdet = var.log().sum(-1)[:, None]
+            prec = 1.0 / p["var"]                                                       # (B, K, D)
+            maha = ((x * x) @ prec.transpose(1, 2) - 2 * x @ (p["means"] * prec).transpose(1, 2)
+                    + (p["means"] ** 2 * prec).sum(-1)[:, None])
+            logdet = p["var"].log().sum(-1)[:, None]
         else:
             cols = []
             for k in range(p["means"].shape[1]):
-                diff = (x - p["means"][:, k:k + 1]).transpose(1, 2)          # (B, D, N)
-                y = torch.linalg.solve_triangular(p["chol"][:, k], diff, upper=False)
-                cols.append((y * y).sum(1))
+                diff = x - p["means"][:, k:k + 1]                                       # (B, M, D)
+                if "A" in p:
+                    w = torch.linalg.solve_triangular(p["L"][:, k], p["A"][:, k] @ diff.transpose(1, 2), upper=False)
+                    cols.append(((diff * diff).sum(2) - (w * w).sum(1)) / self.reg_covar)
+                else:
+                    y = torch.linalg.solve_triangular(p["chol"][:, k], diff.transpose(1, 2), upper=False)
+                    cols.append((y * y).sum(1))
             maha = torch.stack(cols, 2)
-            logdet = 2 * p["chol"].diagonal(dim1=-2, dim2=-1).log().sum(-1)[:, None]
-        return p["weights"].log()[:, None] - 0.5 * (const + logdet + maha)
+            logdet = p["logdet"][:, None]
+        return p["weights"].log()[:, None] - 0.5 * (d * math.log(2 * math.pi) + logdet + maha)
 
     def _em(self, x, mask):
         resp = self._kmeans_resp(x, mask)
         params = self._m_step(x, resp)
         lower = torch.full((x.shape[0],), -torch.inf, dtype=x.dtype, device=x.device)
-        n = mask.sum(1)
         active = torch.ones(x.shape[0], dtype=torch.bool, device=x.device)
+        n = mask.sum(1)
         for _ in range(self.max_iter):
             log_prob = self._log_prob(x, params)
             lse = torch.logsumexp(log_prob, dim=2)
@@ -134,8 +192,8 @@ class GMMScorer(Scorer):
             active &= gain >= self.tol
             if not active.any():
                 break
-            resp = (log_prob - lse[..., None]).exp() * mask[..., None]
-            new = self._m_step(x, resp)
+            new_resp = (log_prob - lse[..., None]).exp() * mask[..., None]
             # an ID that has converged keeps its parameters, exactly as if it were fitted alone
-            params = {k: torch.where(active.view(-1, *[1] * (v.dim() - 1)), new[k], v) for k, v in params.items()}
-        return params, lower
+            resp = torch.where(active[:, None, None], new_resp, resp)
+            params = self._m_step(x, resp)
+        return params, resp, lower

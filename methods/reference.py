@@ -38,11 +38,13 @@ class SklearnGMMScorer(Scorer):
     def fit(self, train: Bundle):
         from sklearn.mixture import GaussianMixture
         self.model_ = GaussianMixture(self.n_components, covariance_type=self.covariance, reg_covar=self.reg_covar,
-                                      max_iter=self.max_iter, tol=self.tol, random_state=self.seed).fit(train.embeddings)
+                                      max_iter=self.max_iter, tol=self.tol, random_state=self.seed)
+        # float32 input makes scikit-learn run EM in float32, where full covariances at D >> 100 fail
+        self.model_.fit(train.embeddings.astype(np.float64))
         return self
 
     def score(self, test: Bundle) -> np.ndarray:
-        return -self.model_.score_samples(test.embeddings)
+        return -self.model_.score_samples(test.embeddings.astype(np.float64))
 
 
 @register

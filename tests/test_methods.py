@@ -90,3 +90,22 @@ def test_method_spec_parsing_and_errors():
         parse_methods("k=5")
     with pytest.raises(MethodError, match="not key=value"):
         parse_methods("knn:k")
+
+
+def test_gmm_low_rank_form_equals_dense_gaussian_mixture():
+    from scipy.special import logsumexp
+    from scipy.stats import multivariate_normal
+    rng = np.random.default_rng(3)
+    train = make_bundle(rng.normal(size=(30, 40)) @ rng.normal(size=(40, 40)) * 0.3)   # N = 30 < D = 40
+    test = make_bundle(rng.normal(size=(5, 40)))
+    scorer = get_scorer("gmm", n_components=2, reg_covar=1e-3).fit(train)
+    x, _ = scorer._pad([train.embeddings])
+    params = scorer._m_step(x, scorer.state_[0]["resp"][None])
+    assert "A" in params, "N < D must take the low-rank path"
+    dense = []
+    for k in range(2):
+        a = params["A"][0, k].numpy()
+        cov = a.T @ a + 1e-3 * np.eye(40)
+        dense.append(np.log(params["weights"][0, k].item())
+                     + multivariate_normal(params["means"][0, k].numpy(), cov).logpdf(test.embeddings.astype(np.float64)))
+    np.testing.assert_allclose(scorer.score(test), -logsumexp(np.stack(dense), axis=0), rtol=1e-6)

@@ -1,0 +1,281 @@
+"""`bench speed`: every scorer against its scikit-learn/NumPy reference on DCASE-scale embeddings,
+plus log-mel and training throughput. Medians of repeated runs, one table, `leaderboard/SPEED.md`."""
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import platform
+import resource
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from methods import Bundle, get_scorer
+from methods.registry import label
+
+
+@dataclass(frozen=True)
+class Case:
+    scorer: str
+    options: dict
+    reference: str | None
+    check: str | None  # "scores": equal scores; "loglik": mean log-likelihood not worse than the reference's
+    in_total: bool = True  # one of the five default scorers, counted in the "all five" row
+
+
+def cases(n_components: int = 4) -> list[Case]:
+    gmm = dict(n_components=n_components)
+    return [
+        Case("softmax", {}, None, None),
+        Case("centroid", {}, "numpy_centroid", "scores"),
+        Case("knn", dict(k=5, metric="cosine"), "sklearn_knn", "scores"),
+        Case("lof", dict(k=5, metric="l2"), "sklearn_lof", "scores"),
+        Case("gmm", {**gmm, "covariance": "full"}, "sklearn_gmm", "loglik"),
+        Case("gmm", {**gmm, "covariance": "diag"}, "sklearn_gmm", "loglik", in_total=False),
+    ]
+
+
+def synthetic_embeddings(n_ids=41, n_train=1000, n_test=250, dim=2048, n_classes=41, seed=0):
+    """Per ID: a few clusters on a 64-d subspace plus isotropic noise, like a trained embedding; test clips
+    are a mix of normal ones and shifted ones. Logits put most mass on the own class."""
+    rng = np.random.default_rng(seed)
+    basis = rng.normal(size=(64, dim)) / 8
+    out = []
+    for i in range(n_ids):
+        centers = rng.normal(size=(3, dim))
+
+        def draw(n, shift=0.0):
+            z = rng.normal(size=(n, 64))
+            x = z @ basis + centers[rng.integers(0, 3, n)] + 0.1 * rng.normal(size=(n, dim)) + shift
+            logits = rng.normal(size=(n, n_classes))
+            logits[:, i % n_classes] += 4.0 - 2 * float(np.mean(shift != 0))
+            return Bundle(x.astype(np.float32), logits.astype(np.float32), np.full(n, i % n_classes))
+
+        train = draw(n_train)
+        normal, abnormal = draw(n_test // 2), draw(n_test - n_test // 2, shift=rng.normal(size=dim) * 0.3)
+        test = Bundle(*(np.concatenate([getattr(normal, f), getattr(abnormal, f)])
+                        for f in ("embeddings", "logits", "class_index")))
+        out.append((train, test))
+    return out
+
+
+def _run_once(name, options, device, pairs):
+    scorer = get_scorer(name, device, **options)
+    start = time.perf_counter()
+    scorer.fit_many([p[0] for p in pairs])
+    scores = scorer.score_many([p[1] for p in pairs])
+    if device == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    return scorer, scores, seconds
+
+
+def measure(name, options, device, pairs, repeats, check):
+    """(median seconds, runs, scores, train log-likelihood per ID or None, peak memory in MiB)."""
+    _run_once(name, options, device, pairs[:1])  # warm-up: imports, kernels, thread pools
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    times = []
+    for _ in range(repeats):
+        scorer, scores, seconds = _run_once(name, options, device, pairs)
+        times.append(seconds)
+        if seconds > 20:  # one run of a slow reference is already a long, stable sample
+            break
+    loglik = [-s.mean() for s in scorer.score_many([p[0] for p in pairs])] if check == "loglik" else None
+    if device == "cuda":
+        peak = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return statistics.median(times), len(times), scores, loglik, peak
+
+
+def _child(conn, args):
+    conn.send(measure(*args))
+    conn.close()
+
+
+def measure_isolated(name, options, device, pairs, repeats, check):
+    """On the CPU, measure in a forked process so peak memory is this measurement's own."""
+    if device == "cuda":
+        return measure(name, options, device, pairs, repeats, check)
+    ctx = mp.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(child, (name, options, device, pairs, repeats, check)))
+    proc.start()
+    result = parent.recv()
+    proc.join()
+    return result
+
+
+def agrees(check, ours, ref) -> bool:
+    if check == "scores":
+        return all(np.allclose(a, b, rtol=1e-3, atol=1e-4) for a, b in zip(ours[2], ref[2]))
+    if check == "loglik":
+        a, b = np.mean(ours[3]), np.mean(ref[3])
+        return bool(a >= b - 1e-3 * abs(b))
+    return True
+
+
+def scorer_rows(dims, n_ids, n_train, n_test, devices, repeats, n_components, progress=print):
+    rows = []
+    for dim in dims:
+        totals = {device: 0.0 for device in devices}
+        pairs = synthetic_embeddings(n_ids, n_train, n_test, dim)
+        ref_cache = {}
+        for case in cases(n_components):
+            ref = None
+            if case.reference:
+                key = (case.reference, json.dumps(case.options, sort_keys=True))
+                if key not in ref_cache:
+                    ref_options = {k: v for k, v in case.options.items() if k != "metric" or case.reference != "sklearn_lof"}
+                    if case.reference == "sklearn_lof":
+                        ref_options["metric"] = "euclidean"
+                    progress(f"  D={dim} {label(case.reference, ref_options)} on cpu ...")
+                    ref_cache[key] = measure_isolated(case.reference, ref_options, "cpu", pairs, repeats, case.check)
+                ref = ref_cache[key]
+            for device in devices:
+                progress(f"  D={dim} {label(case.scorer, case.options)} on {device} ...")
+                ours = measure_isolated(case.scorer, case.options, device, pairs, repeats, case.check)
+                totals[device] += ours[0] if case.in_total else 0.0
+                rows.append({
+                    "scorer": label(case.scorer, case.options), "backend": _backend(case.scorer, device), "dim": dim,
+                    "seconds": ours[0], "runs": ours[1], "peak_mib": ours[4],
+                    "reference": case.reference,
+                    "reference_seconds": ref[0] if ref else None,
+                    "speedup": ref[0] / ours[0] if ref else None,
+                    "agrees": agrees(case.check, ours, ref) if ref else None,
+                })
+        rows += [{"scorer": "all five (softmax, centroid, knn, lof, gmm full)", "backend": device, "dim": dim,
+                  "seconds": total, "runs": None, "peak_mib": None, "reference": None, "reference_seconds": None,
+                  "speedup": None, "agrees": None} for device, total in totals.items()]
+    return rows
+
+
+def _backend(scorer: str, device: str) -> str:
+    if scorer in ("knn", "lof"):
+        try:
+            import faiss
+            gpu = device == "cuda" and faiss.get_num_gpus() > 0
+            return f"{device} (faiss{'-gpu' if gpu else ''})" if device == "cpu" or gpu else "cuda (torch)"
+        except ImportError:
+            return f"{device} (torch)"
+    if scorer == "softmax":
+        return "cpu (scipy)"
+    return f"{device} (torch)"
+
+
+def feature_throughput(devices, n_clips=64, seconds=10.0):
+    """Decode + log-mel clips/s for 10 s clips."""
+    import soundfile as sf
+    from embeddings.features import compute_logmel
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        rng = np.random.default_rng(0)
+        paths = []
+        for i in range(n_clips):
+            paths.append(f"{tmp}/c{i}.wav")
+            sf.write(paths[-1], (0.1 * rng.normal(size=int(seconds * 16000))).astype(np.float32), 16000, subtype="PCM_16")
+        for device in devices:
+            compute_logmel(paths[:8], device=device)
+            start = time.perf_counter()
+            compute_logmel(paths, device=device)
+            rows.append({"stage": "decode + log-mel (10 s clips)", "device": device,
+                         "clips_per_s": n_clips / (time.perf_counter() - start)})
+    return rows
+
+
+def training_throughput(device, model="iresnet50", batch=64, steps=3, crop=64):
+    """Training clips/s of one ArcFace step loop: fp32 vs (on CUDA) bf16 autocast + channels-last."""
+    from dataclasses import replace
+    from embeddings.classifier import Classifier
+    from embeddings.config import TrainConfig
+    from embeddings.heads import cross_entropy
+    config = replace(TrainConfig(), model=model, crop_frames=crop)
+    rows = []
+    variants = [("fp32", False)] + ([("bf16 + channels-last", True)] if device == "cuda" else [])
+    for name, fast in variants:
+        torch.manual_seed(0)
+        net = Classifier(config, 41).to(device)
+        if fast:
+            net = net.to(memory_format=torch.channels_last)
+        opt = torch.optim.Adam(net.parameters(), lr=1e-4)
+        x = torch.randn(batch, 128, crop, device=device)
+        y = torch.randint(0, 41, (batch,), device=device)
+
+        def step():
+            with torch.autocast(device, torch.bfloat16, enabled=fast):
+                _, logits = net(x, y)
+                loss = cross_entropy(logits, y, 0.05)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+        step()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        rows.append({"stage": f"train {model} step, batch {batch}, {name}", "device": device,
+                     "clips_per_s": batch * steps / (time.perf_counter() - start)})
+    return rows
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no GPU"
+    return f"{cpu}, {torch.get_num_threads()} torch threads{gpu}"
+
+
+def render(rows, throughput, config: dict) -> str:
+    def fmt(v, spec):
+        return "-" if v is None else format(v, spec)
+
+    lines = ["# Speed", "",
+             f"Measured {time.strftime('%Y-%m-%d %H:%M')} by `bench speed {config['argv']}` on {machine()}; "
+             f"torch {torch.__version__}, numpy {np.__version__}, python {platform.python_version()}.", "",
+             f"Synthetic DCASE-scale embeddings: {config['ids']} IDs x {config['train']} normal training and "
+             f"{config['test']} test embeddings. Seconds are fit + score over all IDs, median of up to "
+             f"{config['repeats']} runs after a warm-up (runs = how many); peak = the process's peak RSS on the CPU, "
+             "peak allocated on the GPU. `agrees`: equal scores (LOF, kNN, centroid) or a mean log-likelihood "
+             "not worse than scikit-learn's (GMM), on the same data.", "",
+             "| scorer | backend | D | seconds | runs | peak MiB | reference | reference s | speedup | agrees |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['scorer']} | {r['backend']} | {r['dim']} | {r['seconds']:.3f} | {fmt(r['runs'], 'd')} | "
+                     f"{fmt(r['peak_mib'], '.0f')} | {r['reference'] or '-'} | {fmt(r['reference_seconds'], '.3f')} | "
+                     f"{fmt(r['speedup'], '.1f')} | {'-' if r['agrees'] is None else ('yes' if r['agrees'] else 'NO')} |")
+    lines += ["", "| stage | device | clips/s |", "|---|---|---|"]
+    lines += [f"| {t['stage']} | {t['device']} | {t['clips_per_s']:.1f} |" for t in throughput]
+    return "\n".join(lines) + "\n"
+
+
+def run_speed(quick=False, dims=None, devices=None, repeats=3, json_path=None, out=Path("leaderboard/SPEED.md"),
+              argv="", progress=print):
+    devices = devices or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
+    if quick:
+        dims, ids, train, test, repeats, components = dims or [512], 8, 400, 100, 1, 2
+    else:
+        dims, ids, train, test, components = dims or [2048, 512], 41, 1000, 250, 4
+    rows = scorer_rows(dims, ids, train, test, devices, repeats, components, progress)
+    progress("  throughput: log-mel and training ...")
+    throughput = feature_throughput(devices, n_clips=16 if quick else 64)
+    for device in devices:
+        throughput += training_throughput(device, model="iresnet_small" if quick else "iresnet50")
+    text = render(rows, throughput, dict(argv=argv, ids=ids, train=train, test=test, repeats=repeats))
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(".tmp")
+        tmp.write_text(text)
+        tmp.replace(out)
+    if json_path:
+        keys = ("scorer", "backend", "dim", "seconds", "reference_seconds", "speedup", "agrees")
+        Path(json_path).write_text(json.dumps([{k: r[k] for k in keys} for r in rows], indent=2))
+    return rows, throughput, text
