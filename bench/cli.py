@@ -8,11 +8,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from bench.dcase import DataError
-
-
-class UsageError(ValueError):
-    """Bad command-line input; the message says what to type instead."""
+from bench.errors import DataError, UsageError
 
 
 def cmd_data_generate(args) -> None:
@@ -37,17 +33,24 @@ def cmd_data_check(args) -> None:
         raise SystemExit(1)
 
 
+def cmd_data_baseline(args) -> None:
+    from bench.baseline import spectrum_distance_baseline
+    from bench.dcase import load_dataset
+    from embeddings.features import load_features
+    tables = spectrum_distance_baseline(load_features(load_dataset(args.dir, skip_bad=args.skip_bad), args.cache))
+    for split, table in tables.items():
+        print(f"{split}: mean log-mel spectrum distance to the ID's training mean (AUC / pAUC, %)")
+        print(tabulate((100 * table).reset_index(), headers=["type", "AUC", "pAUC"], floatfmt=".2f", tablefmt="github"))
+
+
 def _train_config(args):
     from embeddings.config import preset
     return preset(args.preset)
 
 
 def _data_table(args):
-    from bench.dcase import load_dataset
-    from bench.runner import DATA_PRESET
-    from bench.synth import default_data_dir
-    data = args.data or default_data_dir(DATA_PRESET[args.preset], 0, args.cache)
-    return load_dataset(data, skip_bad=args.skip_bad)
+    from bench.runner import load_data
+    return load_data(args.data, args.preset, args.cache, args.skip_bad)[1]
 
 
 def cmd_train(args) -> None:
@@ -138,6 +141,11 @@ def build_parser() -> argparse.ArgumentParser:
     check = data.add_parser("check", help="print what the loader finds in a data root, and the problems")
     check.add_argument("dir", type=Path)
     check.set_defaults(func=cmd_data_check)
+    base = data.add_parser("baseline", help="AUC of a model-free baseline (mean log-mel spectrum distance)")
+    base.add_argument("dir", type=Path)
+    base.add_argument("--cache", type=Path, default=Path(".cache"))
+    base.add_argument("--skip-bad", action="store_true")
+    base.set_defaults(func=cmd_data_baseline)
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data", type=Path, default=None, help="DCASE-format data root (default: the generated set)")

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
+from bench.errors import DataError
+
 SAMPLE_RATE = 16_000
 
 # Machine IDs exactly as published: development IDs, then the additional-training/evaluation IDs.
@@ -38,10 +40,6 @@ _DEV_TEST_NAME = re.compile(r"^(normal|anomaly)_id_(\d{2})_\d+\.wav$")
 _EVAL_TEST_NAME = re.compile(r"^id_(\d{2})_\d+\.wav$")
 
 COLUMNS = ["path", "file", "machine_type", "machine_id", "split", "source", "label"]
-
-
-class DataError(ValueError):
-    """A problem with the input data; the message names the file and the fix."""
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +37,12 @@ class RunConfig:
     skip_bad: bool = False
     seed: int = 0
     overrides: dict = field(default_factory=dict)  # TrainConfig fields
+
+
+def load_data(data: Path | None, preset: str, cache: Path, skip_bad: bool = False, seed: int = 0) -> tuple[Path, pd.DataFrame]:
+    """The clip table of `data`, or of the generated data set that `preset` names (made once, then reused)."""
+    data = Path(data) if data else default_data_dir(DATA_PRESET[preset], seed, cache)
+    return data, load_dataset(data, skip_bad=skip_bad)
 
 
 def bundle(cache: EmbeddingCache, rows: np.ndarray) -> Bundle:
@@ -82,8 +88,7 @@ def run(config: RunConfig) -> pd.DataFrame:
     specs = parse_methods(config.methods)
     for name, options in specs:  # fail on a bad method before hours of training
         get_scorer(name, "cpu", **options)
-    data = Path(config.data) if config.data else default_data_dir(DATA_PRESET[config.preset], config.seed, config.cache)
-    table = load_dataset(data, skip_bad=config.skip_bad)
+    data, table = load_data(config.data, config.preset, config.cache, config.skip_bad, config.seed)
     train_config = train_preset(config.preset, **config.overrides)
     cache = build(table, train_config, config.cache, device)
     run_id = time.strftime("%Y%m%d-%H%M%S")

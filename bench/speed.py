@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import os
 import platform
 import resource
 import statistics
@@ -231,7 +232,12 @@ def training_throughput(device, model="iresnet50", batch=64, steps=3, crop=64):
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no GPU"
-    return f"{cpu}, {torch.get_num_threads()} torch threads{gpu}"
+    try:
+        import faiss
+        gpu += f", faiss {faiss.__version__} with {faiss.get_num_gpus()} GPUs"
+    except ImportError:
+        gpu += ", faiss not installed"
+    return f"{cpu} with {os.cpu_count()} cores, {torch.get_num_threads()} torch threads{gpu}"
 
 
 def render(rows, throughput, config: dict) -> str:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from bench.dcase import DataError
+from bench.errors import DataError
 from embeddings.classifier import infer
 from embeddings.config import TrainConfig
 from embeddings.features import FeatureSet, LogMelConfig, load_features

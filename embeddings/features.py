@@ -17,7 +17,8 @@ import torch
 import torchaudio
 from tqdm import tqdm
 
-from bench.dcase import SAMPLE_RATE, DataError
+from bench.dcase import SAMPLE_RATE
+from bench.errors import DataError
 
 FEATURE_VERSION = 1  # bump when the bytes written for the same parameters change
 

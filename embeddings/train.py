@@ -177,12 +177,12 @@ def train(config: TrainConfig, features: FeatureSet, run_dir: str | Path, device
     saved = {"config": asdict(config), "num_classes": num_classes, "n_mels": int(train_split[1].shape[1]),
              "groups": groups, "models": {}, "heads": {}}
     for name, members in groups.items():
-        subset = lambda split: None if split is None else _select(split, members)  # noqa: E731
-        model = fit(config, subset(train_split), subset(dev_split), num_classes, run_dir / name, device,
-                    desc=f"train {name}")
+        train_part = _select(train_split, members)
+        dev_part = None if dev_split is None else _select(dev_split, members)
+        model = fit(config, train_part, dev_part, num_classes, run_dir / name, device, desc=f"train {name}")
         saved["models"][name] = model.state_dict()
         if config.finetune_epochs > 0:
-            saved["heads"].update({t: h.state_dict() for t, h in finetune_heads(model, config, subset(train_split), device).items()})
+            saved["heads"].update({t: h.state_dict() for t, h in finetune_heads(model, config, train_part, device).items()})
     saved["train_seconds"] = time.perf_counter() - start
     atomic_save(saved, out)
     return out

@@ -22,12 +22,18 @@ def prepare(x: np.ndarray, metric: str) -> np.ndarray:
     return x
 
 
-def search(base: np.ndarray, query: np.ndarray, k: int, metric: str = "l2", device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
-    """Distances (cosine distance, or Euclidean) and indices of the k nearest `base` rows for each `query` row."""
+def search(base: np.ndarray, query: np.ndarray, k: int, metric: str = "l2", device: str = "cpu",
+           backend: str = "auto") -> tuple[np.ndarray, np.ndarray]:
+    """Distances (cosine distance, or Euclidean) and indices of the k nearest `base` rows for each `query` row.
+
+    `backend="auto"` takes faiss where it can run on `device`, else torch; "faiss" or "torch" force one.
+    """
     base, query = prepare(base, metric), prepare(query, metric)
     k = min(k, len(base))
     faiss = _faiss()
-    if faiss is not None and (device == "cpu" or faiss.get_num_gpus() > 0):
+    if backend == "auto":
+        backend = "faiss" if faiss is not None and (device == "cpu" or faiss.get_num_gpus() > 0) else "torch"
+    if backend == "faiss":
         index = faiss.IndexFlatIP(base.shape[1]) if metric == "cosine" else faiss.IndexFlatL2(base.shape[1])
         if device == "cuda":
             index = faiss.index_cpu_to_all_gpus(index)

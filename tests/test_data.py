@@ -1,5 +1,4 @@
 import shutil
-import warnings
 
 import numpy as np
 import pytest
@@ -100,3 +99,12 @@ def test_ground_truth_without_label_lines_is_rejected(tmp_path):
     path.write_text("fan\nid_01_00000000.wav,normal_id_01_00000000.wav,maybe\n")
     with pytest.raises(DataError, match=":2:"):
         read_ground_truth(path)
+
+
+def test_trivial_baseline_is_neither_perfect_nor_chance(tiny_data, cache_root):
+    from bench.baseline import spectrum_distance_baseline
+    from embeddings.features import load_features
+    tables = spectrum_distance_baseline(load_features(load_dataset(tiny_data), cache_root))
+    assert set(tables) == {"dev", "eval"}
+    for table in tables.values():
+        assert 0.55 < table.loc["mean", "auc"] < 0.97

@@ -1,0 +1,9 @@
+"""The two kinds of user-facing error: `bench` prints their one-line message and exits with code 2."""
+
+
+class DataError(ValueError):
+    """A problem with the input data; the message names the file and the fix."""
+
+
+class UsageError(ValueError):
+    """Bad command-line input; the message says what to type instead."""

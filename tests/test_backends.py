@@ -1,0 +1,31 @@
+"""The GPU code paths' logic, run on the CPU; and the same scorers on CUDA where there is one."""
+import numpy as np
+import pytest
+import torch
+
+from methods import Bundle, get_scorer
+from methods.neighbors import search
+
+
+@pytest.mark.parametrize("metric", ["l2", "cosine"])
+def test_torch_neighbour_search_equals_faiss(metric):
+    rng = np.random.default_rng(0)
+    base, query = rng.normal(size=(200, 32)), rng.normal(size=(30, 32))
+    d_faiss, i_faiss = search(base, query, 5, metric, backend="faiss")
+    d_torch, i_torch = search(base, query, 5, metric, backend="torch")
+    np.testing.assert_allclose(d_torch, d_faiss, rtol=1e-4, atol=1e-5)
+    assert (i_torch == i_faiss).mean() > 0.99
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("name", ["softmax", "centroid", "gmm", "knn", "lof"])
+def test_cuda_scorers_equal_cpu_scorers(name):
+    rng = np.random.default_rng(0)
+    def bundle(n):
+        return Bundle(rng.normal(size=(n, 64)).astype(np.float32), rng.normal(size=(n, 4)).astype(np.float32), np.zeros(n, int))
+    trains, tests = [bundle(300) for _ in range(3)], [bundle(50) for _ in range(3)]
+    cpu = get_scorer(name, "cpu").fit_many(trains).score_many(tests)
+    gpu = get_scorer(name, "cuda").fit_many(trains).score_many(tests)
+    for a, b in zip(cpu, gpu):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
