@@ -158,15 +158,16 @@ def scorer_rows(dims, n_ids, n_train, n_test, devices, repeats, n_components, pr
 
 
 def _backend(scorer: str, device: str) -> str:
-    if scorer in ("knn", "lof"):
-        try:
-            import faiss
-            gpu = device == "cuda" and faiss.get_num_gpus() > 0
-            return f"{device} (faiss{'-gpu' if gpu else ''})" if device == "cpu" or gpu else "cuda (torch)"
-        except ImportError:
-            return f"{device} (torch)"
+    """What `methods.neighbors.search` and the torch scorers pick on `device`."""
     if scorer == "softmax":
         return "cpu (scipy)"
+    if scorer in ("knn", "lof") and device == "cuda":
+        try:
+            import faiss
+            if faiss.get_num_gpus() > 0:
+                return "cuda (faiss-gpu)"
+        except ImportError:
+            pass
     return f"{device} (torch)"
 
 

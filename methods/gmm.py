@@ -23,12 +23,13 @@ class GMMScorer(Scorer):
     name = "gmm"
 
     def __init__(self, n_components=2, covariance="full", reg_covar=1e-6, max_iter=100, tol=1e-3, seed=0,
-                 dtype="float64", memory_gb=1.0, device="cpu"):
+                 n_init=4, dtype="float64", memory_gb=1.0, device="cpu"):
         super().__init__(device)
         if covariance not in ("full", "diag"):
             raise ValueError(f"covariance must be full or diag, not {covariance!r}")
         self.n_components, self.covariance, self.reg_covar = n_components, covariance, reg_covar
-        self.max_iter, self.tol, self.seed, self.dtype, self.memory_gb = max_iter, tol, seed, dtype, memory_gb
+        self.max_iter, self.tol, self.seed, self.n_init = max_iter, tol, seed, n_init
+        self.dtype, self.memory_gb = dtype, memory_gb
 
     # -- sklearn-style single ID: a batch of one
     def fit(self, train: Bundle):
@@ -88,21 +89,22 @@ class GMMScorer(Scorer):
             mask[i, :len(a)] = 1
         return x, mask
 
-    def _kmeans_resp(self, x, mask, n_init=4, max_iter=100):
+    def _kmeans_resp(self, x, mask, max_iter=100):
         """Hard responsibilities from the best of `n_init` k-means runs (k-means++ starts, Lloyd to convergence).
 
         scikit-learn starts EM from one k-means run; the lowest-inertia of several costs little next to one
-        full-covariance EM step and lands in a better optimum more often.
+        full-covariance EM step and lands in a better optimum more often. Assignments need no float64.
         """
+        out_dtype, x, mask = x.dtype, x.float(), mask.float()
         best, best_inertia = None, None
         x_sq = x.square().sum(2, keepdim=True)
         tol = 1e-4 * x.var(1).mean(1)  # scikit-learn's KMeans tolerance: relative to the mean feature variance
-        for init in range(n_init):
+        for init in range(self.n_init):
             centers = torch.stack([self._kmeans_pp(x[b, : int(mask[b].sum())], self.seed * 1000 + init)
                                    for b in range(len(x))])
             for _ in range(max_iter):
                 dist = x_sq - 2 * x @ centers.transpose(1, 2) + centers.square().sum(2)[:, None]  # squared
-                resp = torch.nn.functional.one_hot(dist.argmin(2), self.n_components).to(x.dtype) * mask[..., None]
+                resp = torch.nn.functional.one_hot(dist.argmin(2), self.n_components).float() * mask[..., None]
                 nk = resp.sum(1)
                 new = torch.where(nk[..., None] > 0, resp.transpose(1, 2) @ x / nk.clamp_min(1)[..., None], centers)
                 shift, centers = (new - centers).square().sum((1, 2)), new
@@ -115,7 +117,7 @@ class GMMScorer(Scorer):
                 better = inertia < best_inertia
                 best = torch.where(better[:, None, None], resp, best)
                 best_inertia = torch.minimum(inertia, best_inertia)
-        return best
+        return best.to(out_dtype)
 
     def _kmeans_pp(self, x, seed):
         """k-means++ seeding of one ID, from its own generator: a start that does not depend on the batch."""

@@ -1,0 +1,33 @@
+import json
+
+from bench.speed import render, run_speed, scorer_rows, synthetic_embeddings
+
+
+def test_synthetic_embeddings_have_dcase_shape():
+    pairs = synthetic_embeddings(n_ids=3, n_train=50, n_test=20, dim=16)
+    assert len(pairs) == 3
+    train, test = pairs[0]
+    assert train.embeddings.shape == (50, 16) and test.embeddings.shape == (20, 16) and train.logits.shape == (50, 41)
+
+
+def test_every_scorer_agrees_with_its_reference_on_the_speed_data():
+    rows = scorer_rows([24], n_ids=3, n_train=120, n_test=30, devices=["cpu"], repeats=1, n_components=2,
+                       progress=lambda m: None)
+    checked = [r for r in rows if r["reference"]]
+    assert {r["scorer"].split("(")[0] for r in checked} == {"centroid", "knn", "lof", "gmm"}
+    assert all(r["agrees"] for r in checked), [r for r in checked if not r["agrees"]]
+    assert all(r["seconds"] > 0 and r["speedup"] == r["reference_seconds"] / r["seconds"] for r in checked)
+    text = render(rows, [], dict(argv="", ids=3, train=120, test=30, repeats=1))
+    assert text.count("| yes |") == len(checked)
+
+
+def test_quick_run_writes_markdown_and_json(tmp_path, monkeypatch):
+    import bench.speed as speed
+    monkeypatch.setattr(speed, "feature_throughput", lambda devices, n_clips: [
+        {"stage": "decode + log-mel", "device": "cpu", "clips_per_s": 1.0}])
+    monkeypatch.setattr(speed, "training_throughput", lambda device, model: [])
+    rows, _, text = run_speed(quick=True, dims=[16], json_path=tmp_path / "speed.json", out=tmp_path / "SPEED.md",
+                              progress=lambda m: None)
+    stored = json.loads((tmp_path / "speed.json").read_text())
+    assert [set(r) for r in stored] == [{"scorer", "backend", "dim", "seconds", "reference_seconds", "speedup", "agrees"}] * len(rows)
+    assert (tmp_path / "SPEED.md").read_text() == text and "| stage | device | clips/s |" in text
