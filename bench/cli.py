@@ -43,9 +43,24 @@ def cmd_data_baseline(args) -> None:
         print(tabulate((100 * table).reset_index(), headers=["type", "AUC", "pAUC"], floatfmt=".2f", tablefmt="github"))
 
 
+def _overrides(pairs: list[str]) -> dict:
+    """`--set head=cosface --set integrated=False` -> TrainConfig field overrides."""
+    from dataclasses import fields
+    from embeddings.config import TrainConfig
+    from methods.registry import literal
+    known = {f.name for f in fields(TrainConfig)}
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or key not in known:
+            raise UsageError(f"--set {pair!r}: expected FIELD=VALUE with FIELD one of {', '.join(sorted(known))}")
+        out[key] = literal(value)
+    return out
+
+
 def _train_config(args):
     from embeddings.config import preset
-    return preset(args.preset)
+    return preset(args.preset, **_overrides(args.set))
 
 
 def _data_table(args):
@@ -81,7 +96,8 @@ def cmd_run(args) -> None:
     from methods.registry import MethodError
     try:
         rows = run(RunConfig(data=args.data, preset=args.preset, methods=args.methods, device=args.device,
-                             results=args.results, leaderboard=args.leaderboard, cache=args.cache, skip_bad=args.skip_bad))
+                             results=args.results, leaderboard=args.leaderboard, cache=args.cache, skip_bad=args.skip_bad,
+                             overrides=_overrides(args.set)))
     except MethodError as exc:
         raise UsageError(str(exc)) from None
     _print_summary(latest(rows))
@@ -154,6 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     common.add_argument("--cache", type=Path, default=Path(".cache"), help="features, models and embeddings live here")
     common.add_argument("--skip-bad", action="store_true", help="leave out bad WAV files with a warning instead of failing")
+    common.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override a training setting of the preset, e.g. --set head=cosface --set integrated=False")
 
     run = sub.add_parser("run", parents=[common], help="train (or reuse) the embedding, score with each method, write the leaderboard")
     run.add_argument("--methods", default="softmax,centroid,gmm,knn,lof",

@@ -2,8 +2,8 @@
 plus log-mel and training throughput. Medians of repeated runs, one table, `leaderboard/SPEED.md`."""
 from __future__ import annotations
 
+import contextlib
 import json
-import multiprocessing as mp
 import os
 import platform
 import resource
@@ -66,14 +66,28 @@ def synthetic_embeddings(n_ids=41, n_train=1000, n_test=250, dim=2048, n_classes
 
 
 def _run_once(name, options, device, pairs):
+    from bench.runner import fit_and_score
     scorer = get_scorer(name, device, **options)
-    start = time.perf_counter()
-    scorer.fit_many([p[0] for p in pairs])
-    scores = scorer.score_many([p[1] for p in pairs])
-    if device == "cuda":
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - start
-    return scorer, scores, seconds
+    scores, fit_s, score_s = fit_and_score(scorer, [p[0] for p in pairs], [p[1] for p in pairs], device)
+    return scorer, scores, fit_s + score_s
+
+
+def _reset_peak_rss() -> None:
+    """Linux: restart the process's peak-RSS counter (VmHWM), so the next reading is this measurement's."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass  # not Linux, or not allowed: the reading stays the process's lifetime peak
+
+
+def _peak_rss_mib() -> float:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure(name, options, device, pairs, repeats, check):
@@ -81,36 +95,16 @@ def measure(name, options, device, pairs, repeats, check):
     _run_once(name, options, device, pairs[:1])  # warm-up: imports, kernels, thread pools
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
+    _reset_peak_rss()
     times = []
     for _ in range(repeats):
         scorer, scores, seconds = _run_once(name, options, device, pairs)
         times.append(seconds)
         if seconds > 20:  # one run of a slow reference is already a long, stable sample
             break
+    peak = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else _peak_rss_mib()
     loglik = [-s.mean() for s in scorer.score_many([p[0] for p in pairs])] if check == "loglik" else None
-    if device == "cuda":
-        peak = torch.cuda.max_memory_allocated() / 2**20
-    else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return statistics.median(times), len(times), scores, loglik, peak
-
-
-def _child(conn, args):
-    conn.send(measure(*args))
-    conn.close()
-
-
-def measure_isolated(name, options, device, pairs, repeats, check):
-    """On the CPU, measure in a forked process so peak memory is this measurement's own."""
-    if device == "cuda":
-        return measure(name, options, device, pairs, repeats, check)
-    ctx = mp.get_context("fork")
-    parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(child, (name, options, device, pairs, repeats, check)))
-    proc.start()
-    result = parent.recv()
-    proc.join()
-    return result
 
 
 def agrees(check, ours, ref) -> bool:
@@ -137,11 +131,11 @@ def scorer_rows(dims, n_ids, n_train, n_test, devices, repeats, n_components, pr
                     if case.reference == "sklearn_lof":
                         ref_options["metric"] = "euclidean"
                     progress(f"  D={dim} {label(case.reference, ref_options)} on cpu ...")
-                    ref_cache[key] = measure_isolated(case.reference, ref_options, "cpu", pairs, repeats, case.check)
+                    ref_cache[key] = measure(case.reference, ref_options, "cpu", pairs, repeats, case.check)
                 ref = ref_cache[key]
             for device in devices:
                 progress(f"  D={dim} {label(case.scorer, case.options)} on {device} ...")
-                ours = measure_isolated(case.scorer, case.options, device, pairs, repeats, case.check)
+                ours = measure(case.scorer, case.options, device, pairs, repeats, case.check)
                 totals[device] += ours[0] if case.in_total else 0.0
                 rows.append({
                     "scorer": label(case.scorer, case.options), "backend": _backend(case.scorer, device), "dim": dim,
@@ -191,42 +185,100 @@ def feature_throughput(devices, n_clips=64, seconds=10.0):
     return rows
 
 
-def training_throughput(device, model="iresnet50", batch=64, steps=3, crop=64):
-    """Training clips/s of one ArcFace step loop: fp32 vs (on CUDA) bf16 autocast + channels-last."""
-    from dataclasses import replace
-    from embeddings.classifier import Classifier
-    from embeddings.config import TrainConfig
-    from embeddings.heads import cross_entropy
-    config = replace(TrainConfig(), model=model, crop_frames=crop)
-    rows = []
-    variants = [("fp32", False)] + ([("bf16 + channels-last", True)] if device == "cuda" else [])
-    for name, fast in variants:
-        torch.manual_seed(0)
-        net = Classifier(config, 41).to(device)
-        if fast:
-            net = net.to(memory_format=torch.channels_last)
-        opt = torch.optim.Adam(net.parameters(), lr=1e-4)
-        x = torch.randn(batch, 128, crop, device=device)
-        y = torch.randint(0, 41, (batch,), device=device)
+# dense bf16 tensor-core peaks (TFLOP/s) of the GPUs this project is measured on
+BF16_PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0}
 
-        def step():
+
+class WavCrops(torch.utils.data.Dataset):
+    """The plain loop's input: every access decodes a WAV and computes its log-mel, then crops it."""
+
+    def __init__(self, paths, crop):
+        from embeddings.features import LogMel
+        self.paths, self.crop, self.logmel = paths, crop, LogMel()
+
+    def __len__(self):
+        return len(self.paths)
+
+    def __getitem__(self, i):
+        from embeddings.features import read_wav
+        mel = self.logmel(torch.from_numpy(read_wav(self.paths[i]))[None])[0]
+        start = int(torch.randint(mel.shape[1] - self.crop + 1, ()))
+        return mel[:, start:start + self.crop], i % 41
+
+
+def _train_steps(net, opt, batches, device, fast):
+    """Seconds for all but the first (warm-up) batch, and the FLOPs of one step."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from embeddings.heads import cross_entropy
+
+    def step(x, y, count=False):
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        with FlopCounterMode(display=False) if count else contextlib.nullcontext() as counter:
             with torch.autocast(device, torch.bfloat16, enabled=fast):
                 _, logits = net(x, y)
                 loss = cross_entropy(logits, y, 0.05)
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            opt.step()
+        opt.step()
+        return counter.get_total_flops() if count else None
 
-        step()
-        if device == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        for _ in range(steps):
-            step()
-        if device == "cuda":
-            torch.cuda.synchronize()
-        rows.append({"stage": f"train {model} step, batch {batch}, {name}", "device": device,
-                     "clips_per_s": batch * steps / (time.perf_counter() - start)})
+    it = iter(batches)
+    flops = step(*next(it), count=True)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    start, n = time.perf_counter(), 0
+    for x, y in it:
+        step(x, y)
+        n += len(x)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return n, time.perf_counter() - start, flops
+
+
+def training_throughput(device, model="iresnet50", batch=64, steps=4, crop=64, seconds=10.0):
+    """Training clips/s: a plain fp32 loop decoding audio in a DataLoader, against log-mel resident on the
+    device with (on CUDA) bf16 autocast and channels-last."""
+    import soundfile as sf
+    from dataclasses import replace
+    from embeddings.classifier import Classifier
+    from embeddings.config import TrainConfig
+    from embeddings.features import compute_logmel
+    config = replace(TrainConfig(), model=model, crop_frames=crop)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        rng = np.random.default_rng(0)
+        paths = []
+        for i in range(batch * (steps + 1)):
+            paths.append(f"{tmp}/c{i}.wav")
+            sf.write(paths[-1], (0.1 * rng.normal(size=int(seconds * 16000))).astype(np.float32), 16000, subtype="PCM_16")
+        labels = torch.arange(len(paths)) % 41
+        resident = torch.from_numpy(compute_logmel(paths, device=device)[0]).to(device)
+        offsets = torch.arange(crop, device=device)
+
+        def resident_batches():
+            for b in range(steps + 1):
+                idx = torch.arange(b * batch, (b + 1) * batch, device=device)
+                start = torch.randint(resident.shape[-1] - crop + 1, (batch,), device=device)
+                cols = (start[:, None] + offsets)[:, None, :].expand(-1, resident.shape[1], -1)
+                yield resident[idx].gather(2, cols).float(), labels[idx.cpu()]
+
+        loader = torch.utils.data.DataLoader(WavCrops(paths, crop), batch_size=batch, num_workers=min(4, os.cpu_count() or 1),
+                                             pin_memory=device == "cuda")
+        fast = device == "cuda"
+        for name, batches, use_fast in (("plain: fp32, DataLoader decoding WAVs", loader, False),
+                                        ("resident log-mel" + (", bf16 autocast, channels-last" if fast else ", fp32"),
+                                         resident_batches(), fast)):
+            torch.manual_seed(0)
+            net = Classifier(config, 41).to(device)
+            if use_fast:
+                net = net.to(memory_format=torch.channels_last)
+            opt = torch.optim.Adam(net.parameters(), lr=1e-4)
+            n, secs, flops = _train_steps(net, opt, batches, device, use_fast)
+            tflops = flops / batch * n / secs / 1e12
+            peak = next((v for k, v in BF16_PEAK_TFLOPS.items() if device == "cuda" and k in torch.cuda.get_device_name(0)), None)
+            rows.append({"stage": f"train {model}, batch {batch}: {name}", "device": device, "clips_per_s": n / secs,
+                         "tflops": tflops, "bf16_peak_fraction": tflops / peak if peak else None})
     return rows
 
 
@@ -250,7 +302,7 @@ def render(rows, throughput, config: dict) -> str:
              f"torch {torch.__version__}, numpy {np.__version__}, python {platform.python_version()}.", "",
              f"Synthetic DCASE-scale embeddings: {config['ids']} IDs x {config['train']} normal training and "
              f"{config['test']} test embeddings. Seconds are fit + score over all IDs, median of up to "
-             f"{config['repeats']} runs after a warm-up (runs = how many); peak = the process's peak RSS on the CPU, "
+             f"{config['repeats']} runs after a warm-up (runs = how many); peak = the process's peak RSS during the runs (data included) on the CPU, "
              "peak allocated on the GPU. `agrees`: equal scores (LOF, kNN, centroid) or a mean log-likelihood "
              "not worse than scikit-learn's (GMM), on the same data.", "",
              "| scorer | backend | D | seconds | runs | peak MiB | reference | reference s | speedup | agrees |",
@@ -259,8 +311,9 @@ def render(rows, throughput, config: dict) -> str:
         lines.append(f"| {r['scorer']} | {r['backend']} | {r['dim']} | {r['seconds']:.3f} | {fmt(r['runs'], 'd')} | "
                      f"{fmt(r['peak_mib'], '.0f')} | {r['reference'] or '-'} | {fmt(r['reference_seconds'], '.3f')} | "
                      f"{fmt(r['speedup'], '.1f')} | {'-' if r['agrees'] is None else ('yes' if r['agrees'] else 'NO')} |")
-    lines += ["", "| stage | device | clips/s |", "|---|---|---|"]
-    lines += [f"| {t['stage']} | {t['device']} | {t['clips_per_s']:.1f} |" for t in throughput]
+    lines += ["", "| stage | device | clips/s | TFLOP/s | of bf16 peak |", "|---|---|---|---|---|"]
+    lines += [f"| {t['stage']} | {t['device']} | {t['clips_per_s']:.1f} | {fmt(t.get('tflops'), '.2f')} | "
+              f"{fmt(t.get('bf16_peak_fraction'), '.1%')} |" for t in throughput]
     return "\n".join(lines) + "\n"
 
 
@@ -275,7 +328,7 @@ def run_speed(quick=False, dims=None, devices=None, repeats=3, json_path=None, o
     progress("  throughput: log-mel and training ...")
     throughput = feature_throughput(devices, n_clips=16 if quick else 64)
     for device in devices:
-        throughput += training_throughput(device, model="iresnet_small" if quick else "iresnet50")
+        throughput += training_throughput(device, model="iresnet_small" if quick else "iresnet50", steps=2 if quick else 4)
     text = render(rows, throughput, dict(argv=argv, ids=ids, train=train, test=test, repeats=repeats))
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)

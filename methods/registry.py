@@ -48,7 +48,8 @@ class MethodError(ValueError):
     """A bad `--methods` value; the message lists what is accepted."""
 
 
-def _value(text: str):
+def literal(text: str):
+    """A command-line value as a Python literal where it is one (`4`, `False`, `'diag'`), else the string."""
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
@@ -73,7 +74,7 @@ def parse_methods(spec: str) -> list[tuple[str, dict]]:
             key, sep, value = option.partition("=")
             if not sep:
                 raise MethodError(f"option {option!r} of {out[-1][0]} is not key=value")
-            out[-1][1][key.strip()] = _value(value.strip())
+            out[-1][1][key.strip()] = literal(value.strip())
     return out
 
 

@@ -25,7 +25,7 @@ def test_quick_run_writes_markdown_and_json(tmp_path, monkeypatch):
     import bench.speed as speed
     monkeypatch.setattr(speed, "feature_throughput", lambda devices, n_clips: [
         {"stage": "decode + log-mel", "device": "cpu", "clips_per_s": 1.0}])
-    monkeypatch.setattr(speed, "training_throughput", lambda device, model: [])
+    monkeypatch.setattr(speed, "training_throughput", lambda device, model, steps: [])
     rows, _, text = run_speed(quick=True, dims=[16], json_path=tmp_path / "speed.json", out=tmp_path / "SPEED.md",
                               progress=lambda m: None)
     stored = json.loads((tmp_path / "speed.json").read_text())
