@@ -40,7 +40,7 @@ def cmd_data_baseline(args) -> None:
     tables = spectrum_distance_baseline(load_features(load_dataset(args.dir, skip_bad=args.skip_bad), args.cache))
     for split, table in tables.items():
         print(f"{split}: mean log-mel spectrum distance to the ID's training mean (AUC / pAUC, %)")
-        print(tabulate((100 * table).reset_index(), headers=["type", "AUC", "pAUC"], floatfmt=".2f", tablefmt="github"))
+        print(tabulate((100 * table).reset_index(), headers=["type", "AUC", "pAUC"], floatfmt=".2f", tablefmt="github", showindex=False))
 
 
 def _overrides(pairs: list[str]) -> dict:
