@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
+from datetime import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,6 +95,19 @@ def score_split(name: str, options: dict, cache: EmbeddingCache, split: str, dev
     return groups, scores, thresholds, fit_s / len(groups), score_s / len(groups)
 
 
+def write_submission(out: Path, cache: EmbeddingCache, groups, scores, thresholds) -> None:
+    """The DCASE submission files of one method and split, swapped in whole so a crash leaves the old set."""
+    tmp = out.with_name(f".{out.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for (machine_type, machine_id, _, test), s, threshold in zip(groups, scores, thresholds):
+        files = cache.clips.file.to_numpy()[test]
+        metrics.write_scores(tmp / metrics.submission_name("anomaly_score", machine_type, machine_id), files, s)
+        metrics.write_scores(tmp / metrics.submission_name("decision_result", machine_type, machine_id), files,
+                             (s > threshold).astype(int))
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+
+
 def run(config: RunConfig) -> pd.DataFrame:
     """The whole benchmark; returns the result rows it appended to `results/results.csv`."""
     device = resolve_device(config.device)
@@ -102,19 +117,15 @@ def run(config: RunConfig) -> pd.DataFrame:
     data, table = load_data(config.data, config.preset, config.cache, config.skip_bad, config.seed)
     train_config = train_preset(config.preset, **config.overrides)
     cache = build(table, train_config, config.cache, device)
-    run_id = time.strftime("%Y%m%d-%H%M%S")
+    run_id = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     splits = [s for s in ("dev", "eval") if (cache.clips[cache.clips.split == s].label >= 0).any()]
     rows, clip_scores = [], {}
     for name, options in tqdm(specs, desc="score", unit="method"):
         method = label(name, options)
         for split in splits:
             groups, scores, thresholds, fit_s, score_s = score_split(name, options, cache, split, device)
-            out = Path(config.results) / slug(method) / split
-            for (machine_type, machine_id, _, test), s, threshold in zip(groups, scores, thresholds):
-                files = cache.clips.file.to_numpy()[test]
-                metrics.write_scores(out / metrics.submission_name("anomaly_score", machine_type, machine_id), files, s)
-                metrics.write_scores(out / metrics.submission_name("decision_result", machine_type, machine_id), files,
-                                     (s > threshold).astype(int))
+            write_submission(Path(config.results) / slug(method) / split, cache, groups, scores, thresholds)
+            for (machine_type, machine_id, _, test), s in zip(groups, scores):
                 labelled = cache.clips.label.to_numpy()[test] >= 0
                 if labelled.any():
                     auc, pauc = metrics.auc_pauc(cache.clips.label.to_numpy()[test][labelled], s[labelled])
