@@ -244,6 +244,7 @@ def training_throughput(device, model="iresnet50", batch=64, steps=4, crop=64, s
     from embeddings.classifier import Classifier
     from embeddings.config import TrainConfig
     from embeddings.features import compute_logmel
+    from embeddings.train import random_crops
     config = replace(TrainConfig(), model=model, crop_frames=crop)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -254,14 +255,13 @@ def training_throughput(device, model="iresnet50", batch=64, steps=4, crop=64, s
             sf.write(paths[-1], (0.1 * rng.normal(size=int(seconds * 16000))).astype(np.float32), 16000, subtype="PCM_16")
         labels = torch.arange(len(paths)) % 41
         resident = torch.from_numpy(compute_logmel(paths, device=device)[0]).to(device)
-        offsets = torch.arange(crop, device=device)
+        frames = torch.full((len(paths),), resident.shape[-1], device=device)
+        gen = torch.Generator().manual_seed(0)
 
         def resident_batches():
             for b in range(steps + 1):
                 idx = torch.arange(b * batch, (b + 1) * batch, device=device)
-                start = torch.randint(resident.shape[-1] - crop + 1, (batch,), device=device)
-                cols = (start[:, None] + offsets)[:, None, :].expand(-1, resident.shape[1], -1)
-                yield resident[idx].gather(2, cols).float(), labels[idx.cpu()]
+                yield random_crops(resident, frames, idx, crop, gen), labels[idx.cpu()]
 
         loader = torch.utils.data.DataLoader(WavCrops(paths, crop), batch_size=batch, num_workers=min(4, os.cpu_count() or 1),
                                              pin_memory=device == "cuda")

@@ -20,7 +20,7 @@ from embeddings.config import TrainConfig
 from embeddings.features import FeatureSet, LogMelConfig, load_features
 from embeddings.train import load_checkpoint, train
 
-CACHE_VERSION = 1  # bump when the layout or meaning of the files changes
+CACHE_VERSION = 2  # bump when the layout or meaning of the files, or the training that makes them, changes
 
 
 class StaleCacheError(DataError):

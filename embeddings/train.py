@@ -58,6 +58,14 @@ def validate(model, config, dev: tuple[pd.DataFrame, np.ndarray] | None, device)
             "per_type": {t: [float(r.auc), float(r.pauc)] for t, r in table.iloc[:-2].iterrows()}}
 
 
+def random_crops(x_all: torch.Tensor, frames: torch.Tensor, idx: torch.Tensor, crop: int, gen) -> torch.Tensor:
+    """A random `crop`-frame window of each clip `idx`, within its real (unpadded) frames, as float32."""
+    room = (frames[idx] - crop + 1).clamp_min(1)
+    start = (torch.rand(len(idx), generator=gen).to(x_all.device) * room).long()
+    cols = (start[:, None] + torch.arange(crop, device=x_all.device)).clamp_max(x_all.shape[-1] - 1)
+    return x_all[idx].gather(2, cols[:, None, :].expand(-1, x_all.shape[1], -1)).float()
+
+
 def fit(config: TrainConfig, train: tuple[pd.DataFrame, np.ndarray], dev, num_classes: int, run_dir: Path,
         device: str = "cpu", stop_after: int | None = None, desc: str = "train") -> Classifier:
     """Train one classifier; resumes from `run_dir/last.pt`. Returns the best-validated weights.
@@ -71,7 +79,7 @@ def fit(config: TrainConfig, train: tuple[pd.DataFrame, np.ndarray], dev, num_cl
     x_all = torch.from_numpy(pad_frames(np.asarray(logmel), config.crop_frames)).to(device)
     y_all = torch.tensor(clips.class_index.to_numpy(), device=device)
     frames = torch.tensor(clips.n_frames.to_numpy(), device=device)
-    valid = x_all[:1024, :, : int(frames.min())].float()  # a sample is enough for two scalars
+    valid = x_all[:: max(len(x_all) // 1024, 1), :, : int(frames.min())].float()  # a spread-out sample suffices
     model.mean.fill_(float(valid.mean()))
     model.std.fill_(float(valid.std()))
     opt = torch.optim.Adam(model.parameters(), lr=config.max_lr, weight_decay=0.0)
@@ -87,8 +95,6 @@ def fit(config: TrainConfig, train: tuple[pd.DataFrame, np.ndarray], dev, num_cl
         opt.load_state_dict(saved["optimizer"])
         state = saved["state"]
     steps = max(len(clips) // config.batch_size, 1)
-    crop = config.crop_frames
-    offsets = torch.arange(crop, device=device)
     shown = {}
     bar = tqdm(range(state["epoch"], config.epochs), desc=desc, unit="epoch", initial=state["epoch"], total=config.epochs)
     for n_run, epoch in enumerate(bar):
@@ -106,11 +112,7 @@ def fit(config: TrainConfig, train: tuple[pd.DataFrame, np.ndarray], dev, num_cl
                 continue
             for group in opt.param_groups:
                 group["lr"] = lr_at(epoch + step / steps, config.max_lr, config.warmup_epochs, config.first_cycle, config.cycle_mult)
-            room = (frames[idx] - crop + 1).clamp_min(1)
-            start = (torch.rand(len(idx), generator=gen).to(device) * room).long()
-            cols = (start[:, None] + offsets).clamp_max(x_all.shape[-1] - 1)
-            x = x_all[idx].gather(2, cols[:, None, :].expand(-1, x_all.shape[1], -1)).float()
-            y = y_all[idx]
+            x, y = random_crops(x_all, frames, idx, config.crop_frames, gen), y_all[idx]
             y2, lam = None, 1.0
             if config.mixup:
                 lam = float(torch.rand((), generator=gen))
