@@ -21,11 +21,11 @@ def cmd_data_generate(args) -> None:
 
 def cmd_data_check(args) -> None:
     import warnings
-    from bench.dcase import load_dataset, summarize
+    from bench.dcase import clip_counts, load_dataset
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         table = load_dataset(args.dir, skip_bad=True)
-    print(tabulate(summarize(table).reset_index(), headers="keys", tablefmt="github", showindex=False, disable_numparse=True))
+    print(tabulate(clip_counts(table).reset_index(), headers="keys", tablefmt="github", showindex=False, disable_numparse=True))
     print(f"{table.class_index.max() + 1} classes (machine type, ID) in training data")
     for w in caught:
         print(f"problem: {w.message}")

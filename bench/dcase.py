@@ -180,7 +180,7 @@ def add_class_index(table: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def summarize(table: pd.DataFrame) -> pd.DataFrame:
+def clip_counts(table: pd.DataFrame) -> pd.DataFrame:
     """Clip counts per machine type and ID, by split and label: what `bench data check` prints."""
     kind = table["split"] + np.select([table["label"] == 1, table["label"] == 0], ["_anomaly", "_normal"], "_unlabelled")
     kind = kind.where(table["split"] != "train", "train")

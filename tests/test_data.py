@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from bench.dcase import DEV_IDS, EVAL_IDS, DataError, load_dataset, read_ground_truth, summarize
+from bench.dcase import DEV_IDS, EVAL_IDS, DataError, clip_counts, load_dataset, read_ground_truth
 from bench.synth import PRESETS, generate
 
 
@@ -22,7 +22,7 @@ def test_generated_layout_counts_and_format(tiny_data):
     info = sf.info(table.path[0])
     assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16")
     assert info.frames == int(spec.seconds * 16000)
-    assert summarize(table).loc[("all", ""), "train"] == 41 * spec.train_per_id
+    assert clip_counts(table).loc[("all", ""), "train"] == 41 * spec.train_per_id
 
 
 def test_eval_names_hide_labels_and_ground_truth_restores_them(tiny_data):
