@@ -103,6 +103,7 @@ def test_plugin_scorer_from_an_entry_point_runs_and_ranks(finished, tmp_path, mo
     (["run", "--methods", "softmax,bogus"], "unknown method 'bogus'"),
     (["run", "--methods", "knn:kk=3"], "knn has no option kk"),
     (["run", "--data", "/nonexistent/dcase"], "/nonexistent/dcase: data folder not found"),
+    (["run", "--set", "heads=cosface"], "--set 'heads=cosface': expected FIELD=VALUE with FIELD one of"),
 ])
 def test_cli_errors_are_one_line_with_exit_code_2(argv, message, capsys, tmp_path):
     with pytest.raises(SystemExit) as exit_info:
