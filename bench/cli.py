@@ -70,13 +70,13 @@ def _data_table(args):
 
 def cmd_train(args) -> None:
     from bench.device import resolve_device
-    from embeddings.cache import cache_key
+    from embeddings.cache import run_dir
     from embeddings.features import load_features
     from embeddings.train import train
     device = resolve_device(args.device)
     features = load_features(_data_table(args), args.cache, device=device)
     config = _train_config(args)
-    print(train(config, features, args.cache / "runs" / cache_key(features, config), device))
+    print(train(config, features, run_dir(args.cache, features, config), device))
 
 
 def cmd_embed(args) -> None:
@@ -92,7 +92,6 @@ def cmd_embed(args) -> None:
 
 def cmd_run(args) -> None:
     from bench.runner import RunConfig, run
-    from leaderboard.render import latest
     from methods.registry import MethodError
     try:
         rows = run(RunConfig(data=args.data, preset=args.preset, methods=args.methods, device=args.device,
@@ -100,7 +99,7 @@ def cmd_run(args) -> None:
                              overrides=_overrides(args.set)))
     except MethodError as exc:
         raise UsageError(str(exc)) from None
-    _print_summary(latest(rows))
+    _print_summary(rows)
     print(f"leaderboard: {args.leaderboard}")
 
 
@@ -135,7 +134,6 @@ def cmd_leaderboard(args) -> None:
 
 
 def cmd_speed(args) -> None:
-    import sys
     from bench.speed import run_speed
     _, _, text = run_speed(quick=args.quick, dims=args.dims, devices=args.devices, repeats=args.repeats,
                            json_path=args.json, out=args.out, argv=" ".join(sys.argv[2:]),

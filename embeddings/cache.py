@@ -86,6 +86,11 @@ def cache_key(features: FeatureSet, config: TrainConfig) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+def run_dir(cache_root: str | Path, features: FeatureSet, config: TrainConfig) -> Path:
+    """Where the training run for these features and this config keeps its checkpoints."""
+    return Path(cache_root) / "runs" / cache_key(features, config)
+
+
 def embed(checkpoint: str | Path, features: FeatureSet, device: str = "cpu") -> EmbeddingCache:
     """One pass over every clip: embeddings and logits from the model (and fine-tuned head) of its machine type."""
     saved, models, heads = load_checkpoint(checkpoint, device)
@@ -124,7 +129,7 @@ def build(table: pd.DataFrame, config: TrainConfig, cache_root: str | Path, devi
     path = cache_root / "embeddings" / key
     if (path / "manifest.json").is_file():
         return EmbeddingCache.load(path)
-    checkpoint = train(config, features, cache_root / "runs" / key, device)
+    checkpoint = train(config, features, run_dir(cache_root, features, config), device)
     cache = embed(checkpoint, features, device)
     cache.manifest["key"] = key
     cache.save(path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn as nn
+from scipy.special import softmax
 
 from embeddings.config import TrainConfig
 from embeddings.heads import HEADS, LinearHead
@@ -29,6 +30,12 @@ class Classifier(nn.Module):
     def forward(self, x, target=None):
         emb = self.embed(x)
         return emb, self.head(emb, target)
+
+
+def softmax_score(logits: np.ndarray, class_index) -> np.ndarray:
+    """1 - p(own ID): the classifier's anomaly score."""
+    probs = softmax(np.asarray(logits, dtype=np.float64), axis=1)
+    return 1.0 - probs[np.arange(len(probs)), np.asarray(class_index)]
 
 
 def windows(n_frames: int, crop: int) -> list[int]:

@@ -11,20 +11,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from scipy.special import softmax
 from tqdm import tqdm
 
 from bench import metrics
-from embeddings.classifier import Classifier, infer, pad_frames
+from embeddings.classifier import Classifier, infer, pad_frames, softmax_score
 from embeddings.config import TrainConfig
 from embeddings.features import FeatureSet
 from embeddings.heads import LOSSES
 from embeddings.schedule import lr_at
-
-
-def softmax_score(logits: np.ndarray, class_index) -> np.ndarray:
-    """1 - p(own ID): the classifier's anomaly score."""
-    return 1.0 - softmax(logits, axis=1)[np.arange(len(logits)), np.asarray(class_index)]
 
 
 def atomic_save(obj, path: Path) -> None:

@@ -12,9 +12,6 @@ class CentroidScorer(Scorer):
 
     name = "centroid"
 
-    def __init__(self, device="cpu"):
-        super().__init__(device)
-
     def fit(self, train: Bundle):
         self.centroid_ = torch.from_numpy(train.embeddings).to(self.device).mean(0)
         return self

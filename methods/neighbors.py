@@ -53,6 +53,12 @@ def _faiss_search(faiss, base, query, k, metric, device):
     return np.maximum(dist, 0.0), idx
 
 
+def backend_for(device: str) -> str:
+    """"faiss" where a faiss GPU index can run on `device`, else "torch"."""
+    faiss = _faiss()
+    return "faiss" if device == "cuda" and faiss is not None and faiss.get_num_gpus() > 0 else "torch"
+
+
 def search(base: np.ndarray, query: np.ndarray, k: int, metric: str = "l2", device: str = "cpu",
            backend: str = "auto") -> tuple[np.ndarray, np.ndarray]:
     """Distances (cosine distance, or Euclidean) and indices of the k nearest `base` rows for each `query` row.
@@ -65,7 +71,7 @@ def search(base: np.ndarray, query: np.ndarray, k: int, metric: str = "l2", devi
     k = min(k, len(base))
     faiss = _faiss()
     if backend == "auto":
-        backend = "faiss" if device == "cuda" and faiss is not None and faiss.get_num_gpus() > 0 else "torch"
+        backend = backend_for(device)
     if backend == "faiss":
         if faiss is None:
             raise ImportError("faiss is not installed: pip install faiss-cpu (or faiss-gpu-cu12)")

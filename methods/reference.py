@@ -72,9 +72,6 @@ class NumpyCentroidScorer(Scorer):
 
     name = "numpy_centroid"
 
-    def __init__(self, device="cpu"):
-        super().__init__(device)
-
     def fit(self, train: Bundle):
         c = train.embeddings.astype(np.float64).mean(0)
         self.centroid_ = c / np.linalg.norm(c)

@@ -1,6 +1,6 @@
 import numpy as np
-from scipy.special import softmax
 
+from embeddings.classifier import softmax_score
 from methods.base import Bundle, Scorer
 from methods.registry import register
 
@@ -11,11 +11,8 @@ class SoftmaxScorer(Scorer):
 
     name = "softmax"
 
-    def __init__(self, device="cpu"):
-        super().__init__(device)
-
     def fit(self, train: Bundle):
         return self
 
     def score(self, test: Bundle) -> np.ndarray:
-        return 1.0 - softmax(test.logits.astype(np.float64), axis=1)[np.arange(len(test.logits)), test.class_index]
+        return softmax_score(test.logits, test.class_index)

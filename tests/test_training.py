@@ -11,7 +11,8 @@ from bench.dcase import load_dataset
 from embeddings.cache import EmbeddingCache, StaleCacheError, build, cache_key
 from embeddings.config import preset
 from embeddings.features import LogMelConfig, load_features
-from embeddings.train import _select, fit, softmax_score, train
+from embeddings.classifier import softmax_score
+from embeddings.train import _select, fit, train
 
 pytestmark = pytest.mark.slow
 CONFIG = preset("tiny", epochs=8, first_cycle=7)
