@@ -58,8 +58,9 @@ def machine_groups(cache: EmbeddingCache, split: str):
     key = clips.machine_type + "/" + clips.machine_id
     for name in sorted(key[clips.split == split].unique()):
         machine_type, machine_id = name.split("/")
-        train = np.flatnonzero((key == name).to_numpy() & (clips.split == "train").to_numpy())
-        test = np.flatnonzero((key == name).to_numpy() & (clips.split == split).to_numpy())
+        mine = (key == name).to_numpy()
+        train = np.flatnonzero(mine & (clips.split == "train").to_numpy())
+        test = np.flatnonzero(mine & (clips.split == split).to_numpy())
         if len(train):
             yield machine_type, machine_id, train, test
 

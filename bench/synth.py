@@ -166,7 +166,8 @@ class Valve(Machine):
 
     def render(self, rng, p, t, fault, s):
         n = len(t)
-        gaps = np.tile(p["gaps"], int(t[-1] / p["gaps"].sum()) + 2) * (1 + 0.02 * rng.standard_normal(4 * (int(t[-1] / p["gaps"].sum()) + 2)))
+        cycles = int(t[-1] / p["gaps"].sum()) + 2
+        gaps = np.tile(p["gaps"], cycles) * (1 + 0.02 * rng.standard_normal(4 * cycles))
         times = np.cumsum(gaps) - rng.uniform(0, p["gaps"].sum())
         f_res = p["f_res"] * (1 + (0.08 * s if fault == "damage" else 0.0))
         x = ringing(n, times, f_res, p["decay"]) + p["hiss"] * shaped_noise(rng, n, 500, 6000, 0.5)

@@ -72,14 +72,16 @@ def infer(model: Classifier, logmel: np.ndarray, n_frames, crop: int, device: st
         with torch.autocast("cuda", torch.bfloat16, enabled=device == "cuda"):
             emb = model.embed(x).float()
         count = torch.zeros(len(part), device=device).index_add_(0, owner, torch.ones(len(owner), device=device))
-        mean_emb = torch.zeros(len(part), emb.shape[1], device=device).index_add_(0, owner, emb) / count[:, None]
+
+        def clip_mean(values):
+            return torch.zeros(len(part), values.shape[1], device=device).index_add_(0, owner, values.float()) / count[:, None]
+
         logit = model.head(emb)
         if heads:
             for label, head in heads.items():
                 mask = torch.tensor([groups[start + i] == label for i, _ in crops], device=device)
                 if mask.any():
                     logit[mask] = head(emb[mask])
-        mean_logit = torch.zeros(len(part), logit.shape[1], device=device).index_add_(0, owner, logit.float()) / count[:, None]
-        embs.append(mean_emb.cpu().numpy())
-        logits.append(mean_logit.cpu().numpy())
+        embs.append(clip_mean(emb).cpu().numpy())
+        logits.append(clip_mean(logit).cpu().numpy())
     return np.concatenate(embs).astype(np.float32), np.concatenate(logits).astype(np.float32)

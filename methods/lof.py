@@ -23,8 +23,7 @@ class LOFScorer(Scorer):
         k = min(self.k, len(x) - 1)
         dist, idx = search(x, x, k + 1, self.metric, self.device)
         # drop each point's match with itself (first column, or wherever a duplicate put it)
-        self_hit = idx == np.arange(len(x))[:, None]
-        keep = ~self_hit
+        keep = idx != np.arange(len(x))[:, None]
         keep[keep.sum(1) > k, -1] = False  # no self match found among k+1: drop the farthest instead
         dist, idx = dist[keep].reshape(len(x), k), idx[keep].reshape(len(x), k)
         self.k_distance_ = dist[:, -1]
