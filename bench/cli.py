@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from bench.errors import DataError, UsageError
+from bench.errors import DataError, ScorerError, UsageError
 
 
 def cmd_data_generate(args) -> None:
@@ -43,6 +43,15 @@ def cmd_data_baseline(args) -> None:
         print(tabulate((100 * table).reset_index(), headers=["type", "AUC", "pAUC"], floatfmt=".2f", tablefmt="github", showindex=False))
 
 
+def cmd_evaluate(args) -> None:
+    from bench.dcase import load_dataset
+    from bench.evaluate import evaluate_submission
+    from bench.metrics import summarize
+    per_id = evaluate_submission(args.folder, load_dataset(args.data, check_audio=False))
+    print(tabulate((100 * summarize(per_id)).reset_index(), headers=["type", "AUC", "pAUC"], floatfmt=".2f",
+                   tablefmt="github", showindex=False))
+
+
 def _overrides(pairs: list[str]) -> dict:
     """`--set head=cosface --set integrated=False` -> TrainConfig field overrides."""
     from dataclasses import fields
@@ -68,21 +77,35 @@ def _data_table(args):
     return load_data(args.data, args.preset, args.cache, args.skip_bad)[1]
 
 
-def cmd_train(args) -> None:
+def _device(args) -> str:
+    """The resolved device; under torchrun, also joins the process group."""
     from bench.device import resolve_device
+    from embeddings.distributed import init_from_env
+    device = resolve_device(args.device)
+    init_from_env(device)
+    return device
+
+
+def cmd_train(args) -> None:
     from embeddings.cache import run_dir
+    from embeddings.distributed import is_main
     from embeddings.features import load_features
     from embeddings.train import train
-    device = resolve_device(args.device)
+    device = _device(args)
     features = load_features(_data_table(args), args.cache, device=device)
     config = _train_config(args)
-    print(train(config, features, run_dir(args.cache, features, config), device))
+    out = train(config, features, run_dir(args.cache, features, config), device)
+    if is_main():
+        print(out)
 
 
 def cmd_embed(args) -> None:
-    from bench.device import resolve_device
     from embeddings.cache import build
-    cache = build(_data_table(args), _train_config(args), args.cache, resolve_device(args.device))
+    from embeddings.distributed import is_main
+    device = _device(args)
+    cache = build(_data_table(args), _train_config(args), args.cache, device)
+    if not is_main():
+        return
     print(f"{cache.path}: {len(cache.clips)} clips, embeddings {cache.embeddings.shape}, logits {cache.logits.shape}")
     if args.tsne:
         from leaderboard.plots import tsne
@@ -99,6 +122,8 @@ def cmd_run(args) -> None:
                              overrides=_overrides(args.set)))
     except MethodError as exc:
         raise UsageError(str(exc)) from None
+    if rows.empty:  # a rank other than 0 under torchrun
+        return
     _print_summary(rows)
     print(f"leaderboard: {args.leaderboard}")
 
@@ -161,6 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
     base.add_argument("--skip-bad", action="store_true")
     base.set_defaults(func=cmd_data_baseline)
 
+    evaluate = sub.add_parser("evaluate", help="AUC/pAUC of a folder of DCASE submission files (anomaly_score_*.csv)")
+    evaluate.add_argument("folder", type=Path, help="one method's dev/ or eval/ folder of anomaly_score_<type>_id_<XX>.csv")
+    evaluate.add_argument("--data", type=Path, required=True, help="the data root whose labels to use")
+    evaluate.set_defaults(func=cmd_evaluate)
+
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data", type=Path, default=None, help="DCASE-format data root (default: the generated set)")
     common.add_argument("--preset", default="small", choices=["tiny", "small", "dcase2020"],
@@ -202,12 +232,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from embeddings.distributed import shutdown
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (DataError, UsageError, FileExistsError) as exc:
+    except (DataError, UsageError, ScorerError, FileExistsError) as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    finally:
+        shutdown()
 
 
 if __name__ == "__main__":

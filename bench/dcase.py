@@ -1,6 +1,7 @@
 """The DCASE 2020 Task 2 data layout: file names, machine IDs, the clip table and its validation."""
 from __future__ import annotations
 
+import hashlib
 import re
 import warnings
 from dataclasses import dataclass
@@ -52,21 +53,43 @@ class Problem:
 
 
 def check_wav(path: Path) -> str | None:
-    """Return why `path` is not a usable 16 kHz mono WAV, or None when it is."""
+    """Return why `path` is not a usable 16 kHz mono 16-bit WAV, or None when it is."""
     try:
         info = sf.info(str(path))
     except Exception as exc:  # libsndfile raises several types for unreadable files
         return f"unreadable WAV ({exc.__class__.__name__}: {str(exc).strip()[:80]})"
+    if info.format != "WAV":
+        return f"a {info.format} file, not a RIFF WAV (convert it: `sox in out.wav`)"
     if info.samplerate != SAMPLE_RATE:
         return f"sample rate {info.samplerate} Hz, expected {SAMPLE_RATE} Hz (resample it, e.g. `sox in.wav -r 16000 out.wav`)"
     if info.channels != 1:
         return f"{info.channels} channels, expected mono (take one channel of the array)"
+    if info.subtype != "PCM_16":
+        return f"sample format {info.subtype}, expected 16-bit PCM as in DCASE (convert: `sox in.wav -b 16 out.wav`)"
     if info.frames == 0:
         return "empty WAV (no samples)"
     promised = _declared_data_end(path)
     if promised is not None and promised > path.stat().st_size:
         return f"truncated WAV (header promises {promised} bytes, file has {path.stat().st_size}); re-copy or re-download it"
     return None
+
+
+def find_duplicates(paths) -> list[Problem]:
+    """Clips whose bytes equal an earlier clip's: a copy would score a clip against itself or count it twice."""
+    by_head: dict[bytes, list[Path]] = {}
+    for path in map(Path, paths):
+        with open(path, "rb") as f:  # 8 KiB of samples separates distinct recordings; full hashes confirm
+            by_head.setdefault(f.read(8192), []).append(path)
+    problems = []
+    for group in (g for g in by_head.values() if len(g) > 1):
+        seen: dict[str, Path] = {}
+        for path in group:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            if digest in seen:
+                problems.append(Problem(path, f"same audio as {seen[digest]}; remove one of the copies"))
+            else:
+                seen[digest] = path
+    return problems
 
 
 def _declared_data_end(path: Path) -> int | None:
@@ -97,6 +120,8 @@ def read_ground_truth(path: Path) -> dict[tuple[str, str], int]:
             continue
         if machine_type is None or cells[-1] not in ("0", "1"):
             raise DataError(f"{path}:{n}: expected a machine-type line or `id_XX_N.wav,<original>,<0|1>`, got {line!r}")
+        if (machine_type, cells[0]) in labels:
+            raise DataError(f"{path}:{n}: {machine_type} {cells[0]} is listed twice; keep one row per clip")
         labels[(machine_type, cells[0])] = int(cells[-1])
     return labels
 
@@ -113,7 +138,10 @@ def _scan(folder: Path, machine_type: str, split: str, source: str, pattern: re.
             label, machine_id = int(match.group(1) == "anomaly"), match.group(2)
         elif split == "eval":
             machine_id = match.group(1)
-            label = UNKNOWN if labels is None else labels.get((machine_type, path.name), UNKNOWN)
+            label = UNKNOWN if labels is None else labels.get((machine_type, path.name))
+            if label is None:
+                problems.append(Problem(path, f"no row in {GROUND_TRUTH_FILE}; add its line, or remove the clip"))
+                continue
         else:
             label, machine_id = 0, match.group(1)
         rows.append(dict(path=str(path), file=path.name, machine_type=machine_type, machine_id=machine_id,
@@ -140,27 +168,53 @@ def load_dataset(root: str | Path, *, skip_bad: bool = False, check_audio: bool 
         for type_dir in sorted(p for p in (root / source).glob("*") if p.is_dir()):
             machine_type = type_dir.name
             short = source.split("_")[0]
-            rows += _scan(type_dir / "train", machine_type, "train", short, _TRAIN_NAME, problems, None)
+            found = _scan(type_dir / "train", machine_type, "train", short, _TRAIN_NAME, problems, None)
             test_split, pattern = ("dev", _DEV_TEST_NAME) if short == "dev" else ("eval", _EVAL_TEST_NAME)
-            rows += _scan(type_dir / "test", machine_type, test_split, short, pattern, problems, labels)
+            found += _scan(type_dir / "test", machine_type, test_split, short, pattern, problems, labels)
+            if not found and not any(type_dir.glob("*/*.wav")):
+                problems.append(Problem(type_dir, "no WAV files in train/ or test/; add the clips or remove the folder"))
+            rows += found
     if not rows and not problems:
         raise DataError(f"{root}: no clips found; expected dev_data/<type>/train/normal_id_XX_*.wav "
                         "(see README, 'Real DCASE 2020 Task 2 data')")
     table = pd.DataFrame(rows, columns=COLUMNS)
+    if labels is not None:
+        problems += _unmatched_ground_truth(labels, table, root)
     if check_audio:
         for path in table["path"]:
             reason = check_wav(Path(path))
             if reason:
                 problems.append(Problem(Path(path), reason))
+        problems += find_duplicates(table["path"])
+    problems += _untrained_ids(table)[0]
     if problems:
         if not skip_bad:
-            raise DataError(f"{problems[0]}" + (f" (and {len(problems) - 1} more bad files)" if len(problems) > 1 else "")
+            raise DataError(f"{problems[0]}" + (f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else "")
                             + "; fix or remove it, or pass --skip-bad to leave bad files out")
-        warnings.warn(f"skipped {len(problems)} bad files:\n" + "\n".join(map(str, problems)), stacklevel=2)
-        bad = {str(p.path) for p in problems}
-        table = table[~table["path"].isin(bad)].reset_index(drop=True)
+        warnings.warn(f"skipped {len(problems)} bad inputs:\n" + "\n".join(map(str, problems)), stacklevel=2)
+        table = table[~table["path"].isin({str(p.path) for p in problems})].reset_index(drop=True)
+        table = table[~_untrained_ids(table)[1]].reset_index(drop=True)
     _require_normals(table, root)
     return add_class_index(table)
+
+
+def _unmatched_ground_truth(labels: dict, table: pd.DataFrame, root: Path) -> list[Problem]:
+    """Ground-truth rows for clips that are not there (only for types whose evaluation test set is present)."""
+    present = set(zip(table.machine_type, table.file))
+    types = set(table.machine_type[table.split == "eval"])
+    return [Problem(root / GROUND_TRUTH_FILE, f"lists {t} {name}, which is not in eval_data/{t}/test/; "
+                    "restore the clip or use the list that came with this data")
+            for t, name in sorted(labels) if t in types and (t, name) not in present]
+
+
+def _untrained_ids(table: pd.DataFrame) -> tuple[list[Problem], np.ndarray]:
+    """Machine IDs with test clips but no training clips (nothing to fit a scorer on): problems, and their rows."""
+    pair = table.machine_type + "/" + table.machine_id
+    rows = (table.split != "train").to_numpy() & ~pair.isin(set(pair[table.split == "train"])).to_numpy()
+    first = table[rows].drop_duplicates(["machine_type", "machine_id"])
+    return [Problem(Path(r.path), f"machine {r.machine_type} id_{r.machine_id} has test clips but no training clips in "
+                    f"{r.source}_data/{r.machine_type}/train/; add them or remove its test clips")
+            for r in first.itertuples()], rows
 
 
 def _require_normals(table: pd.DataFrame, root: Path) -> None:

@@ -7,3 +7,7 @@ class DataError(ValueError):
 
 class UsageError(ValueError):
     """Bad command-line input; the message says what to type instead."""
+
+
+class ScorerError(RuntimeError):
+    """A scorer crashed; the message names the method and the split, and says which results were kept."""

@@ -15,10 +15,13 @@ from tqdm import tqdm
 
 from bench import metrics
 from bench.dcase import load_dataset
+from bench.errors import DataError, ScorerError
+from bench.locking import exclusive
 from bench.device import resolve_device
 from bench.synth import default_data_dir
 from embeddings.cache import EmbeddingCache, build
 from embeddings.config import preset as train_preset
+from embeddings.distributed import init_from_env, is_main
 from methods import Bundle, get_scorer, parse_methods
 from methods.registry import label, slug
 
@@ -48,8 +51,8 @@ def load_data(data: Path | None, preset: str, cache: Path, skip_bad: bool = Fals
     return data, load_dataset(data, skip_bad=skip_bad)
 
 
-def bundle(cache: EmbeddingCache, rows: np.ndarray) -> Bundle:
-    return Bundle(cache.embeddings[rows], cache.logits[rows], cache.clips.class_index.to_numpy()[rows])
+def bundle(cache: EmbeddingCache, rows: np.ndarray, name: str) -> Bundle:
+    return Bundle(cache.embeddings[rows], cache.logits[rows], cache.clips.class_index.to_numpy()[rows], name)
 
 
 def machine_groups(cache: EmbeddingCache, split: str):
@@ -82,16 +85,19 @@ def fit_and_score(scorer, trains: list[Bundle], tests: list[Bundle], device: str
 def score_split(name: str, options: dict, cache: EmbeddingCache, split: str, device: str):
     """Fit on each ID's normal training clips, score its test clips; also a held-out decision threshold per ID."""
     groups = list(machine_groups(cache, split))
-    trains = [bundle(cache, g[2]) for g in groups]
-    tests = [bundle(cache, g[3]) for g in groups]
+    ids = [f"{t} id_{i}" for t, i, _, _ in groups]
+    trains = [bundle(cache, g[2], f"{n} training clips") for n, g in zip(ids, groups)]
+    tests = [bundle(cache, g[3], f"{n} {split} test clips") for n, g in zip(ids, groups)]
     scorer = get_scorer(name, device, **options)
     scores, fit_s, score_s = fit_and_score(scorer, trains, tests, device)
     scorer.close()
     # threshold from normal clips the scorer has not seen: fit on 90% of each ID's training clips, score the rest
     rng = np.random.default_rng(0)
     folds = [rng.permutation(g[2]) for g in groups]
-    held = get_scorer(name, device, **options).fit_many([bundle(cache, f[len(f) // 10:]) for f in folds])
-    thresholds = [np.quantile(s, DECISION_QUANTILE) for s in held.score_many([bundle(cache, f[: max(len(f) // 10, 1)]) for f in folds])]
+    held = get_scorer(name, device, **options).fit_many(
+        [bundle(cache, f[len(f) // 10:], f"{n} training clips (90% kept to set the decision threshold)") for n, f in zip(ids, folds)])
+    thresholds = [np.quantile(s, DECISION_QUANTILE) for s in held.score_many(
+        [bundle(cache, f[: max(len(f) // 10, 1)], f"{n} held-out training clips") for n, f in zip(ids, folds)])]
     held.close()
     return groups, scores, thresholds, fit_s / len(groups), score_s / len(groups)
 
@@ -110,21 +116,38 @@ def write_submission(out: Path, cache: EmbeddingCache, groups, scores, threshold
 
 
 def run(config: RunConfig) -> pd.DataFrame:
-    """The whole benchmark; returns the result rows it appended to `results/results.csv`."""
+    """The whole benchmark; returns the result rows it appended to `results/results.csv`.
+
+    Each method's rows are appended as soon as it finishes, so a scorer that crashes loses only its own.
+    Under torchrun all ranks train and embed; rank 0 alone scores and writes (the others return no rows).
+    """
     device = resolve_device(config.device)
     specs = parse_methods(config.methods)
     for name, options in specs:  # fail on a bad method before hours of training
         get_scorer(name, "cpu", **options)
+    init_from_env(device)
     data, table = load_data(config.data, config.preset, config.cache, config.skip_bad, config.seed)
     train_config = train_preset(config.preset, **config.overrides)
     cache = build(table, train_config, config.cache, device)
+    if not is_main():
+        return pd.DataFrame(columns=RESULT_COLUMNS)
     run_id = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    meta = {"run_id": run_id, "dataset": str(data), "preset": config.preset, "embedding_key": cache.manifest["key"],
+            "embedding": cache.manifest, "device": device}
+    write_atomic(Path(config.results) / "runs" / f"{run_id}.json", json.dumps(meta, indent=2, default=str))
     splits = [s for s in ("dev", "eval") if (cache.clips[cache.clips.split == s].label >= 0).any()]
-    rows, clip_scores = [], {}
+    new, clip_scores = [], {}
     for name, options in tqdm(specs, desc="score", unit="method"):
         method = label(name, options)
+        rows = []
         for split in splits:
-            groups, scores, thresholds, fit_s, score_s = score_split(name, options, cache, split, device)
+            try:
+                groups, scores, thresholds, fit_s, score_s = score_split(name, options, cache, split, device)
+            except DataError:
+                raise
+            except Exception as exc:
+                raise ScorerError(f"scorer {method} failed on the {split} split ({type(exc).__name__}: {exc}); "
+                                  f"the rows of the methods before it are in {config.results}/results.csv") from exc
             write_submission(Path(config.results) / slug(method) / split, cache, groups, scores, thresholds)
             for (machine_type, machine_id, _, test), s in zip(groups, scores):
                 labelled = cache.clips.label.to_numpy()[test] >= 0
@@ -133,27 +156,29 @@ def run(config: RunConfig) -> pd.DataFrame:
                     rows.append([run_id, method, split, machine_type, machine_id, auc, pauc, fit_s, score_s, device,
                                  str(data), cache.manifest["key"]])
             clip_scores[(method, split)] = (cache.clips.iloc[np.concatenate([g[3] for g in groups])], np.concatenate(scores))
-    new = pd.DataFrame(rows, columns=RESULT_COLUMNS)
-    results_csv = Path(config.results) / "results.csv"
-    append_rows(results_csv, new)
-    meta = {"run_id": run_id, "dataset": str(data), "preset": config.preset, "embedding_key": cache.manifest["key"],
-            "embedding": cache.manifest, "device": device}
-    (Path(config.results) / "runs").mkdir(parents=True, exist_ok=True)
-    (Path(config.results) / "runs" / f"{run_id}.json").write_text(json.dumps(meta, indent=2, default=str))
+        new.append(pd.DataFrame(rows, columns=RESULT_COLUMNS))
+        append_rows(Path(config.results) / "results.csv", new[-1])
     from leaderboard.plots import roc_and_histograms, tsne
     plot_dir = Path(config.leaderboard).parent / "plots"
     roc_and_histograms(clip_scores, plot_dir)
     tsne(cache, plot_dir / "tsne.png")
     from leaderboard.render import render
     render(Path(config.results), Path(config.leaderboard))
-    return new
+    return pd.concat(new, ignore_index=True)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 def append_rows(path: Path, rows: pd.DataFrame) -> None:
-    """Append to a CSV through a temp file and a rename, so a crash never leaves half a table."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    old = pd.read_csv(path, dtype={"machine_id": str}) if path.is_file() else None
-    table = rows if old is None else pd.concat([old, rows], ignore_index=True)
-    tmp = path.with_suffix(".tmp")
-    table.to_csv(tmp, index=False)
-    tmp.replace(path)
+    """Append to a CSV through a temp file and a rename, under a lock: a crash or a second run never loses rows."""
+    with exclusive(path.with_name(path.name + ".lock")):
+        old = pd.read_csv(path, dtype={"machine_id": str, "run_id": str}) if path.is_file() else None
+        table = rows if old is None else pd.concat([old, rows], ignore_index=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        table.to_csv(tmp, index=False)
+        tmp.replace(path)

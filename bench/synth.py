@@ -17,6 +17,8 @@ import soundfile as sf
 from tqdm import tqdm
 
 from bench.dcase import DEV_IDS, EVAL_IDS, GROUND_TRUTH_FILE, MACHINE_TYPES, SAMPLE_RATE
+from bench.locking import exclusive
+from embeddings.distributed import is_main
 
 SR = SAMPLE_RATE
 
@@ -326,6 +328,7 @@ def default_data_dir(preset: str = "small", seed: int = 0, cache_root: str | Pat
     """The generated data set for `preset`, made once under the cache folder and reused afterwards."""
     root = Path(cache_root or os.environ.get("ASD_BENCH_CACHE", ".cache"))
     path = root / "data" / f"synthetic-{preset}-seed{seed}"
-    if not path.is_dir():
-        generate(path, preset, seed)
+    with exclusive(path.with_name(path.name + ".lock")):
+        if not path.is_dir() and is_main():
+            generate(path, preset, seed)
     return path

@@ -13,10 +13,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+import torch.distributed as dist
+from tqdm import tqdm
 
 from bench.errors import DataError
+from bench.locking import exclusive
 from embeddings.classifier import infer
 from embeddings.config import TrainConfig
+from embeddings.distributed import rank_world
 from embeddings.features import FeatureSet, LogMelConfig, load_features
 from embeddings.train import load_checkpoint, train
 
@@ -34,6 +38,7 @@ class EmbeddingCache:
     logits: np.ndarray                  # (N, C) float32
     manifest: dict = field(default_factory=dict)
     path: Path | None = None
+    parts_dir: Path | None = None       # where `embed` kept its resumable parts
 
     def split(self, name: str) -> "EmbeddingCache":
         rows = np.flatnonzero(self.clips.split.to_numpy() == name)
@@ -91,30 +96,64 @@ def run_dir(cache_root: str | Path, features: FeatureSet, config: TrainConfig) -
     return Path(cache_root) / "runs" / cache_key(features, config)
 
 
-def embed(checkpoint: str | Path, features: FeatureSet, device: str = "cpu") -> EmbeddingCache:
-    """One pass over every clip: embeddings and logits from the model (and fine-tuned head) of its machine type."""
+def embed(checkpoint: str | Path, features: FeatureSet, device: str = "cpu", parts_dir: str | Path | None = None
+          ) -> EmbeddingCache | None:
+    """One pass over every clip: embeddings and logits from the model (and fine-tuned head) of its machine type.
+
+    The work is cut into parts of `PART_CLIPS` clips, each saved under `parts_dir` (default: next to the
+    checkpoint) as it finishes, so an interrupted run redoes only the missing parts. Under torchrun the
+    parts are shared out across ranks; rank 0 gathers them and the other ranks return None.
+    """
     saved, models, heads = load_checkpoint(checkpoint, device)
     config = TrainConfig(**saved["config"])
-    parts = []
+    sha = _sha256(checkpoint)
+    parts_dir = Path(parts_dir or Path(checkpoint).parent / f"embed-{sha[:12]}")
+    parts_dir.mkdir(parents=True, exist_ok=True)
+    jobs = list(_parts(features, saved["groups"]))
+    rank, world = rank_world()
     start = time.perf_counter()
-    for split, logmel in features.logmel.items():
+    for name, split, group, rows, types in tqdm(jobs[rank::world], desc="embed", unit="part", disable=rank > 0):
+        if (parts_dir / f"{name}.npz").is_file():
+            continue
         clips = features.table[features.table.split == split].reset_index(drop=True)
-        for name, members in saved["groups"].items():
-            rows = np.flatnonzero(clips.machine_type.isin(members).to_numpy())
-            if len(rows) == 0:
-                continue
-            types = clips.machine_type.to_numpy()[rows]
-            emb, logits = infer(models[name], np.asarray(logmel)[rows], clips.n_frames.to_numpy()[rows],
-                                config.crop_frames, device, heads=heads, groups=types)
-            parts.append((clips.iloc[rows], emb, logits))
-    table = pd.concat([p[0] for p in parts]).reset_index(drop=True)
+        emb, logits = infer(models[group], np.asarray(features.logmel[split][rows]),
+                            clips.n_frames.to_numpy()[rows], config.crop_frames, device, heads=heads, groups=types)
+        tmp = parts_dir / f".{name}.tmp.npz"
+        np.savez(tmp, rows=rows, embeddings=emb, logits=logits)
+        tmp.replace(parts_dir / f"{name}.npz")
+    if world > 1:
+        dist.barrier()
+    if rank > 0:
+        return None
+    tables, embs, logits = [], [], []
+    for name, split, *_ in jobs:
+        with np.load(parts_dir / f"{name}.npz") as part:
+            clips = features.table[features.table.split == split].reset_index(drop=True)
+            tables.append(clips.iloc[part["rows"]])
+            embs.append(part["embeddings"])
+            logits.append(part["logits"])
     manifest = {
-        "config": asdict(config), "feature_key": features.key, "checkpoint_sha256": _sha256(checkpoint),
+        "config": asdict(config), "feature_key": features.key, "checkpoint_sha256": sha,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "train_seconds": saved.get("train_seconds"),
-        "embed_seconds": time.perf_counter() - start, "device": device,
+        "embed_seconds": time.perf_counter() - start, "device": device, "world_size": world,
         "versions": {"torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version()},
     }
-    return EmbeddingCache(table, np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts]), manifest)
+    return EmbeddingCache(pd.concat(tables).reset_index(drop=True), np.concatenate(embs), np.concatenate(logits),
+                          manifest, parts_dir=parts_dir)
+
+
+PART_CLIPS = 2048  # clips per resumable embedding part
+
+
+def _parts(features: FeatureSet, groups: dict[str, list[str]]):
+    """(part name, split, model group, row indices within the split, machine type per row), every clip once."""
+    for split in features.logmel:
+        clips = features.table[features.table.split == split].reset_index(drop=True)
+        for group, members in groups.items():
+            rows = np.flatnonzero(clips.machine_type.isin(members).to_numpy())
+            for n, start in enumerate(range(0, len(rows), PART_CLIPS)):
+                part = rows[start:start + PART_CLIPS]
+                yield f"{split}-{group}-{n:04d}", split, group, part, clips.machine_type.to_numpy()[part]
 
 
 def _sha256(path) -> str:
@@ -122,15 +161,26 @@ def _sha256(path) -> str:
 
 
 def build(table: pd.DataFrame, config: TrainConfig, cache_root: str | Path, device: str = "cpu") -> EmbeddingCache:
-    """Features -> trained model -> embeddings, each step reused from `cache_root` when already done."""
+    """Features -> trained model -> embeddings, each step reused from `cache_root` when already done.
+
+    A second process asking for the same entry waits on a lock and then reads what the first wrote.
+    """
     cache_root = Path(cache_root)
     features = load_features(table, cache_root, LogMelConfig(), device)
     key = cache_key(features, config)
     path = cache_root / "embeddings" / key
-    if (path / "manifest.json").is_file():
-        return EmbeddingCache.load(path)
-    checkpoint = train(config, features, run_dir(cache_root, features, config), device)
-    cache = embed(checkpoint, features, device)
-    cache.manifest["key"] = key
-    cache.save(path)
+    with exclusive(path.with_name(key + ".lock")):
+        if not (path / "manifest.json").is_file():
+            checkpoint = train(config, features, run_dir(cache_root, features, config), device)
+            cache = embed(checkpoint, features, device)
+            if cache is not None:
+                cache.manifest["key"] = key
+                cache.save(path)
+                shutil.rmtree(cache.parts_dir, ignore_errors=True)
+    cache = EmbeddingCache.load(path)
+    expected = {"key": key, "feature_key": features.key, "config": asdict(config)}
+    found = {k: cache.manifest.get(k) for k in expected}
+    if found != expected:
+        raise StaleCacheError(f"{path}: its manifest describes another data set or config "
+                              f"({', '.join(k for k in expected if found[k] != expected[k])} differ); delete the folder to rebuild it")
     return cache

@@ -19,6 +19,8 @@ from tqdm import tqdm
 
 from bench.dcase import SAMPLE_RATE
 from bench.errors import DataError
+from bench.locking import exclusive
+from embeddings.distributed import is_main
 
 FEATURE_VERSION = 1  # bump when the bytes written for the same parameters change
 
@@ -114,24 +116,35 @@ def load_features(table: pd.DataFrame, cache_root: str | Path, config: LogMelCon
     """Log-mel for every clip of `table`, computed once and then read from `cache_root/features/<key>`."""
     key = feature_key(table, config)
     folder = Path(cache_root) / "features" / key
-    if not folder.is_dir():
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=folder.parent))
-        try:
-            parts = []
-            for split in ("train", "dev", "eval"):
-                rows = table[table.split == split].reset_index(drop=True)
-                if len(rows) == 0:
-                    continue
-                mel, frames = compute_logmel(list(rows["path"]), config, device, desc=f"log-mel {split}")
-                np.save(tmp / f"{split}.npy", mel)
-                parts.append(rows.assign(n_frames=frames))
-            pd.concat(parts).to_csv(tmp / "clips.csv", index=False)
-            (tmp / "manifest.json").write_text(json.dumps({"config": asdict(config), "version": FEATURE_VERSION}))
-            tmp.rename(folder)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+    with exclusive(folder.with_name(key + ".lock")):
+        if not (folder / "manifest.json").is_file() and is_main():
+            _write_features(table, config, device, folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    if manifest != {"config": asdict(config), "version": FEATURE_VERSION}:
+        raise DataError(f"{folder}: feature cache written for {manifest}, not for this version and config; "
+                        "delete the folder to recompute it")
     clips = pd.read_csv(folder / "clips.csv", dtype={"machine_id": str})
     logmel = {split: np.load(folder / f"{split}.npy", mmap_mode="r") for split in clips["split"].unique()}
     return FeatureSet(clips, logmel, key)
+
+
+def _write_features(table: pd.DataFrame, config: LogMelConfig, device: str, folder: Path) -> None:
+    """Compute into a temp folder, manifest last, then rename: a killed run leaves nothing that looks complete."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        parts = []
+        for split in ("train", "dev", "eval"):
+            rows = table[table.split == split].reset_index(drop=True)
+            if len(rows) == 0:
+                continue
+            mel, frames = compute_logmel(list(rows["path"]), config, device, desc=f"log-mel {split}")
+            np.save(tmp / f"{split}.npy", mel)
+            parts.append(rows.assign(n_frames=frames))
+        pd.concat(parts).to_csv(tmp / "clips.csv", index=False)
+        (tmp / "manifest.json").write_text(json.dumps({"config": asdict(config), "version": FEATURE_VERSION}))
+        shutil.rmtree(folder, ignore_errors=True)  # a folder without a manifest is a leftover, never data
+        tmp.rename(folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

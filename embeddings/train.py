@@ -11,11 +11,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from bench import metrics
+from bench.locking import exclusive
 from embeddings.classifier import Classifier, infer, pad_frames, softmax_score
 from embeddings.config import TrainConfig
+from embeddings.distributed import global_batchnorm, is_main, rank_world
 from embeddings.features import FeatureSet
 from embeddings.heads import LOSSES
 from embeddings.schedule import lr_at
@@ -32,14 +36,21 @@ def _epoch_seed(config: TrainConfig, epoch: int) -> int:
     return config.seed * 100_003 + epoch
 
 
-def _loss(config, model, x, y, y2=None, lam=1.0):
-    loss_fn = LOSSES[config.loss]
-    kw = dict(smoothing=config.label_smoothing, alpha=config.focal_alpha, gamma=config.focal_gamma)
-    emb = model.embed(x)
-    loss = lam * loss_fn(model.head(emb, y), y, **kw)
-    if y2 is not None:
-        loss = loss + (1 - lam) * loss_fn(model.head(emb, y2), y2, **kw)
-    return loss
+class TrainStep(torch.nn.Module):
+    """The training objective as one module (what DistributedDataParallel wraps): loss of a mixed-up batch."""
+
+    def __init__(self, model: Classifier, config: TrainConfig):
+        super().__init__()
+        self.model, self.config = model, config
+
+    def forward(self, x, y, y2=None, lam=1.0):
+        c = self.config
+        loss_fn, kw = LOSSES[c.loss], dict(smoothing=c.label_smoothing, alpha=c.focal_alpha, gamma=c.focal_gamma)
+        emb = self.model.embed(x)
+        loss = lam * loss_fn(self.model.head(emb, y), y, **kw)
+        if y2 is not None:
+            loss = loss + (1 - lam) * loss_fn(self.model.head(emb, y2), y2, **kw)
+        return loss
 
 
 def validate(model, config, dev: tuple[pd.DataFrame, np.ndarray] | None, device) -> dict | None:
@@ -64,8 +75,12 @@ def fit(config: TrainConfig, train: tuple[pd.DataFrame, np.ndarray], dev, num_cl
         device: str = "cpu", stop_after: int | None = None, desc: str = "train") -> Classifier:
     """Train one classifier; resumes from `run_dir/last.pt`. Returns the best-validated weights.
 
-    `stop_after` ends the run after that many epochs of this call (used to test resuming).
+    Under torchrun every rank draws the same global batch and trains on its share of it
+    (DistributedDataParallel, BatchNorm over the global batch), so the result does not depend on the
+    number of processes; rank 0 validates and writes checkpoints. `stop_after` ends the run after that
+    many epochs of this call (used to test resuming).
     """
+    rank, world = rank_world()
     run_dir.mkdir(parents=True, exist_ok=True)
     clips, logmel = train
     torch.manual_seed(config.seed)
@@ -76,9 +91,14 @@ def fit(config: TrainConfig, train: tuple[pd.DataFrame, np.ndarray], dev, num_cl
     valid = x_all[:: max(len(x_all) // 1024, 1), :, : int(frames.min())].float()  # a spread-out sample suffices
     model.mean.fill_(float(valid.mean()))
     model.std.fill_(float(valid.std()))
-    opt = torch.optim.Adam(model.parameters(), lr=config.max_lr, weight_decay=0.0)
     if device == "cuda":
         model = model.to(memory_format=torch.channels_last)
+    step_fn = TrainStep(model, config)
+    if world > 1:
+        global_batchnorm(model)
+        step_fn = DistributedDataParallel(step_fn, broadcast_buffers=False,
+                                          device_ids=[torch.cuda.current_device()] if device == "cuda" else None)
+    opt = torch.optim.Adam(model.parameters(), lr=config.max_lr, weight_decay=0.0)
     state = {"epoch": 0, "best": -1.0, "best_state": None, "best_epoch": None}
     last = run_dir / "last.pt"
     if last.is_file():
@@ -88,9 +108,12 @@ def fit(config: TrainConfig, train: tuple[pd.DataFrame, np.ndarray], dev, num_cl
         model.load_state_dict(saved["model"])
         opt.load_state_dict(saved["optimizer"])
         state = saved["state"]
+        if rank == 0:
+            _truncate_log(run_dir / "metrics.jsonl", state["epoch"])
     steps = max(len(clips) // config.batch_size, 1)
     shown = {}
-    bar = tqdm(range(state["epoch"], config.epochs), desc=desc, unit="epoch", initial=state["epoch"], total=config.epochs)
+    bar = tqdm(range(state["epoch"], config.epochs), desc=desc, unit="epoch", initial=state["epoch"], total=config.epochs,
+               disable=rank > 0)
     for n_run, epoch in enumerate(bar):
         if stop_after is not None and n_run >= stop_after:
             break
@@ -112,29 +135,44 @@ def fit(config: TrainConfig, train: tuple[pd.DataFrame, np.ndarray], dev, num_cl
                 lam = float(torch.rand((), generator=gen))
                 perm = torch.randperm(len(idx), generator=gen).to(device)
                 x, y2 = lam * x + (1 - lam) * x[perm], y[perm]
+            share = torch.tensor_split(torch.arange(len(idx), device=device), world)[rank]
             with torch.autocast("cuda", torch.bfloat16, enabled=device == "cuda"):
-                loss = _loss(config, model, x, y, y2, lam)
+                # this rank's share of the global-batch mean; DDP averages gradients over ranks
+                loss = step_fn(x[share], y[share], None if y2 is None else y2[share], lam) * (len(share) * world / len(idx))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             total += loss.item()
+        if world > 1:
+            total_t = torch.tensor([total], device=device)
+            dist.all_reduce(total_t)
+            total = float(total_t) / world
         record = {"epoch": epoch + 1, "loss": total / steps, "lr": opt.param_groups[0]["lr"]}
-        if (epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs:
+        if rank == 0 and ((epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs):
             val = validate(model, config, dev, device)
             if val is not None:
                 record.update(val)
                 if val["auc"] + val["pauc"] > state["best"]:
                     state.update(best=val["auc"] + val["pauc"], best_epoch=epoch + 1,
                                  best_state=copy.deepcopy(model.state_dict()))
-        shown.update({k: f"{record[k]:.3f}" for k in ("loss", "auc", "pauc") if k in record})
-        bar.set_postfix(shown)
-        with open(run_dir / "metrics.jsonl", "a") as f:
-            f.write(json.dumps(record) + "\n")
         state["epoch"] = epoch + 1
-        atomic_save({"config": asdict(config), "model": model.state_dict(), "optimizer": opt.state_dict(), "state": state}, last)
+        if rank == 0:
+            shown.update({k: f"{record[k]:.3f}" for k in ("loss", "auc", "pauc") if k in record})
+            bar.set_postfix(shown)
+            # checkpoint first, then the log line: a kill between the two is mended by _truncate_log on resume
+            atomic_save({"config": asdict(config), "model": model.state_dict(), "optimizer": opt.state_dict(), "state": state}, last)
+            with open(run_dir / "metrics.jsonl", "a") as f:
+                f.write(json.dumps(record) + "\n")
     if state["best_state"] is not None and state["epoch"] == config.epochs:
         model.load_state_dict(state["best_state"])
     return model
+
+
+def _truncate_log(path: Path, epochs: int) -> None:
+    """Keep the log lines of the epochs the checkpoint holds (a killed run may have logged one more)."""
+    if path.is_file():
+        lines = [l for l in path.read_text().splitlines() if json.loads(l)["epoch"] <= epochs]
+        path.write_text("".join(l + "\n" for l in lines))
 
 
 def finetune_heads(model: Classifier, config: TrainConfig, train, device) -> dict:
@@ -160,28 +198,36 @@ def finetune_heads(model: Classifier, config: TrainConfig, train, device) -> dic
 
 
 def train(config: TrainConfig, features: FeatureSet, run_dir: str | Path, device: str = "cpu") -> Path:
-    """Train as `config` says and write `run_dir/model.pt`; an interrupted run resumes where it stopped."""
+    """Train as `config` says and write `run_dir/model.pt`; an interrupted run resumes where it stopped.
+
+    Collective under torchrun: every rank trains its share; rank 0 fine-tunes and writes the checkpoint.
+    """
     run_dir = Path(run_dir)
     out = run_dir / "model.pt"
-    if out.is_file():
-        return out
+    with exclusive(run_dir / "train.lock"):
+        if not out.is_file():
+            _train(config, features, run_dir, device, out)
+    return out
+
+
+def _train(config: TrainConfig, features: FeatureSet, run_dir: Path, device: str, out: Path) -> None:
     train_split, dev_split = features.split("train"), features.split("dev") if "dev" in features.logmel else None
     num_classes = int(features.table.class_index.max()) + 1
     types = sorted(train_split[0].machine_type.unique())
     groups = {"all": types} if config.integrated else {t: [t] for t in types}
     start = time.perf_counter()
     saved = {"config": asdict(config), "num_classes": num_classes, "n_mels": int(train_split[1].shape[1]),
-             "groups": groups, "models": {}, "heads": {}}
+             "groups": groups, "models": {}, "heads": {}, "world_size": rank_world()[1]}
     for name, members in groups.items():
         train_part = _select(train_split, members)
         dev_part = None if dev_split is None else _select(dev_split, members)
         model = fit(config, train_part, dev_part, num_classes, run_dir / name, device, desc=f"train {name}")
         saved["models"][name] = model.state_dict()
-        if config.finetune_epochs > 0:
+        if config.finetune_epochs > 0 and is_main():
             saved["heads"].update({t: h.state_dict() for t, h in finetune_heads(model, config, train_part, device).items()})
     saved["train_seconds"] = time.perf_counter() - start
-    atomic_save(saved, out)
-    return out
+    if is_main():
+        atomic_save(saved, out)
 
 
 def _select(split, machine_types):

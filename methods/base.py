@@ -8,6 +8,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from bench.errors import DataError
+
 
 @dataclass
 class Bundle:
@@ -15,6 +17,24 @@ class Bundle:
     embeddings: np.ndarray           # (N, D) float32
     logits: np.ndarray               # (N, C) float32
     class_index: np.ndarray          # (N,) the clips' own class
+    name: str = "clips"              # what error messages call it, e.g. "fan id_00 train"
+
+
+def check_bundles(scorer: "Scorer", bundles: list[Bundle], dim: int | None = None) -> int:
+    """Refuse input a scorer would crash on deep inside BLAS or faiss; returns the embedding size."""
+    for b in bundles:
+        if b.embeddings.ndim != 2 or len(b.embeddings) != len(b.logits):
+            raise DataError(f"{b.name}: embeddings {b.embeddings.shape} and logits {b.logits.shape} do not "
+                            "describe the same clips; rebuild the embedding cache")
+        dim = dim or b.embeddings.shape[1]
+        if b.embeddings.shape[1] != dim:
+            raise DataError(f"{b.name}: {b.embeddings.shape[1]}-dimensional embeddings, but {scorer!r} was fitted on "
+                            f"{dim}-dimensional ones; score with embeddings from the same model")
+        bad = ~(np.isfinite(b.embeddings).all(1) & np.isfinite(b.logits).all(1))
+        if bad.any():
+            raise DataError(f"{b.name}: row {np.argmax(bad)} (and {bad.sum() - 1} more) is NaN or inf; "
+                            "the model diverged: retrain, or drop those clips")
+    return dim
 
 
 class Scorer:
@@ -37,11 +57,25 @@ class Scorer:
     def score(self, test: Bundle) -> np.ndarray:
         raise NotImplementedError
 
+    def min_train_clips(self) -> int:
+        """Fewest training clips per ID the scorer is defined for."""
+        return 1
+
+    def check_train(self, trains: list[Bundle]) -> None:
+        """Called by `fit_many`: shapes, finiteness and enough clips per ID, each refused with a one-line error."""
+        self.dim_ = check_bundles(self, trains)
+        for t in trains:
+            if len(t.embeddings) < self.min_train_clips():
+                raise DataError(f"{t.name}: {len(t.embeddings)} training clips, but {self!r} needs at least "
+                                f"{self.min_train_clips()}; lower its options or add normal training clips")
+
     def fit_many(self, trains: list[Bundle]) -> "Scorer":
+        self.check_train(trains)
         self.fitted_ = [copy.copy(self).fit(t) for t in trains]
         return self
 
     def score_many(self, tests: list[Bundle]) -> list[np.ndarray]:
+        check_bundles(self, tests, self.dim_)
         return [s.score(t) for s, t in zip(self.fitted_, tests)]
 
     def close(self) -> None:

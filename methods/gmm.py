@@ -6,7 +6,7 @@ import math
 import numpy as np
 import torch
 
-from methods.base import Bundle, Scorer
+from methods.base import Bundle, Scorer, check_bundles
 from methods.registry import register
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -38,7 +38,11 @@ class GMMScorer(Scorer):
     def score(self, test: Bundle) -> np.ndarray:
         return self.score_many([test])[0]
 
+    def min_train_clips(self) -> int:
+        return self.n_components
+
     def fit_many(self, trains: list[Bundle]):
+        self.check_train(trains)
         self.trains_ = [t.embeddings for t in trains]
         self.state_, self.lower_bound_ = [], []
         for chunk in self._chunks():
@@ -52,6 +56,7 @@ class GMMScorer(Scorer):
         return self
 
     def score_many(self, tests: list[Bundle]) -> list[np.ndarray]:
+        check_bundles(self, tests, self.dim_)
         out = []
         for chunk in self._chunks():
             if "resp" in self.state_[chunk[0]]:

@@ -17,6 +17,9 @@ class KNNScorer(Scorer):
             raise ValueError(f"aggregate must be mean or kth, not {aggregate!r}")
         self.k, self.metric, self.aggregate = k, metric, aggregate
 
+    def min_train_clips(self) -> int:
+        return self.k
+
     def fit(self, train: Bundle):
         self.train_ = train.embeddings
         return self

@@ -18,6 +18,9 @@ class LOFScorer(Scorer):
         super().__init__(device)
         self.k, self.metric = k, metric
 
+    def min_train_clips(self) -> int:
+        return self.k + 1
+
     def fit(self, train: Bundle):
         x = train.embeddings
         k = min(self.k, len(x) - 1)

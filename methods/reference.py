@@ -15,6 +15,9 @@ class SklearnLOFScorer(Scorer):
         super().__init__(device)
         self.k, self.metric = k, metric
 
+    def min_train_clips(self) -> int:
+        return self.k + 1
+
     def fit(self, train: Bundle):
         from sklearn.neighbors import LocalOutlierFactor
         self.model_ = LocalOutlierFactor(n_neighbors=self.k, metric=self.metric, novelty=True).fit(train.embeddings)
@@ -34,6 +37,9 @@ class SklearnGMMScorer(Scorer):
         super().__init__(device)
         self.n_components, self.covariance, self.reg_covar = n_components, covariance, reg_covar
         self.max_iter, self.tol, self.seed = max_iter, tol, seed
+
+    def min_train_clips(self) -> int:
+        return self.n_components
 
     def fit(self, train: Bundle):
         from sklearn.mixture import GaussianMixture
@@ -56,6 +62,9 @@ class SklearnKNNScorer(Scorer):
     def __init__(self, k=5, metric="cosine", device="cpu"):
         super().__init__(device)
         self.k, self.metric = k, metric
+
+    def min_train_clips(self) -> int:
+        return self.k
 
     def fit(self, train: Bundle):
         from sklearn.neighbors import NearestNeighbors

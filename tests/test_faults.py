@@ -1,0 +1,199 @@
+"""The fault matrix: every kind of bad input or interruption, and what the user sees for it."""
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from bench.cli import main
+from bench.dcase import load_dataset
+from bench.errors import DataError
+from bench.evaluate import evaluate_submission
+from methods import Bundle, get_scorer
+
+VALVE = "dev_data/valve"
+
+
+@pytest.fixture
+def root(tiny_data, tmp_path):
+    """A writable copy of one machine type (development and evaluation parts, and the ground truth), to break."""
+    out = tmp_path / "root"
+    for part in (VALVE, "eval_data/valve"):
+        shutil.copytree(tiny_data / part, out / part)
+    shutil.copy(tiny_data / "eval_data_list.csv", out)
+    return out
+
+
+def first(root, folder=f"{VALVE}/train"):
+    return sorted((root / folder).glob("*.wav"))[0]
+
+
+def _edit_truth(root, edit):
+    path = root / "eval_data_list.csv"
+    path.write_text(edit(path.read_text().splitlines(keepends=True)))
+
+
+def _valve_rows(lines):
+    start = lines.index("valve\n")
+    return start, [i for i in range(start + 1, len(lines)) if "," in lines[i]][:1000]
+
+
+def _drop_first_valve_row(lines):
+    _, rows = _valve_rows(lines)
+    return "".join(l for i, l in enumerate(lines) if i != rows[0])
+
+
+def _add_valve_row(lines, row):
+    start, _ = _valve_rows(lines)
+    return "".join(lines[:start + 1] + [row] + lines[start + 1:])
+
+
+def _relabel_first_valve_row(lines):
+    _, rows = _valve_rows(lines)
+    lines[rows[0]] = lines[rows[0]].rstrip("\n").rsplit(",", 1)[0] + ",2\n"
+    return "".join(lines)
+
+
+def _repeat_first_valve_row(lines):
+    _, rows = _valve_rows(lines)
+    return _add_valve_row(lines, lines[rows[0]])
+
+
+# (fault, damage, what the message says, where it points, whether --skip-bad can leave it out)
+DATA_FAULTS = [
+    ("missing split folder", lambda r: shutil.rmtree(r / VALVE / "train"), "has test clips but no training clips",
+     "valve/test/", True),
+    ("type folder without WAVs", lambda r: (r / "dev_data/pump/train").mkdir(parents=True), "no WAV files",
+     "dev_data/pump", True),
+    ("empty WAV", lambda r: sf.write(first(r), np.zeros(0, np.int16), 16000, subtype="PCM_16"), "empty WAV",
+     "valve/train/", True),
+    ("truncated WAV", lambda r: first(r).write_bytes(first(r).read_bytes()[:5000]), "truncated", "valve/train/", True),
+    ("not RIFF (garbage)", lambda r: first(r).write_bytes(b"not a wav at all"), "unreadable WAV", "valve/train/", True),
+    ("not RIFF (FLAC inside)", lambda r: sf.write(first(r), np.zeros(16000), 16000, format="FLAC"), "not a RIFF WAV",
+     "valve/train/", True),
+    ("stereo", lambda r: sf.write(first(r), np.zeros((16000, 2)), 16000, subtype="PCM_16"), "2 channels",
+     "valve/train/", True),
+    ("44.1 kHz", lambda r: sf.write(first(r), np.zeros(44100), 44100, subtype="PCM_16"), "sample rate 44100 Hz",
+     "valve/train/", True),
+    ("8-bit", lambda r: sf.write(first(r), np.zeros(16000), 16000, subtype="PCM_U8"), "sample format PCM_U8",
+     "valve/train/", True),
+    ("float", lambda r: sf.write(first(r), np.zeros(16000), 16000, subtype="FLOAT"), "sample format FLOAT",
+     "valve/train/", True),
+    ("unparseable name", lambda r: first(r).rename(first(r).with_name("normal_00.wav")), "unparseable file name",
+     "normal_00.wav", True),
+    ("duplicated file", lambda r: shutil.copy(first(r), first(r).with_name("normal_id_00_00099999.wav")),
+     "same audio as", "normal_id_00_00099999.wav", True),
+    ("training clip copied into the test set", lambda r: shutil.copy(first(r), r / VALVE / "test/normal_id_00_00099999.wav"),
+     "same audio as", "normal_id_00_00099999.wav", True),
+    ("ground truth misses a row", lambda r: _edit_truth(r, _drop_first_valve_row), "no row in eval_data_list.csv",
+     "eval_data/valve/test/", True),
+    ("ground truth has an extra row", lambda r: _edit_truth(r, lambda l: _add_valve_row(l, "id_01_00099999.wav,x.wav,0\n")),
+     "which is not in eval_data/valve/test/", "eval_data_list.csv", True),
+    ("ground truth mislabelled", lambda r: _edit_truth(r, _relabel_first_valve_row), "expected a machine-type line",
+     "eval_data_list.csv:", False),
+    ("ground truth repeats a row", lambda r: _edit_truth(r, _repeat_first_valve_row), "listed twice",
+     "eval_data_list.csv:", False),
+    ("no normal test clips", lambda r: [p.unlink() for p in (r / VALVE / "test").glob("normal_*.wav")],
+     "dev split has no normal clips", "valve", False),
+]
+
+
+@pytest.mark.parametrize("fault, damage, message, where, skippable", DATA_FAULTS, ids=[f[0] for f in DATA_FAULTS])
+def test_bad_data_is_one_line_exit_2_and_nothing_written(root, tmp_path, capsys, fault, damage, message, where, skippable):
+    damage(root)
+    results = tmp_path / "results"
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", "--data", str(root), "--preset", "tiny", "--cache", str(tmp_path / "cache"), "--results", str(results),
+              "--leaderboard", str(tmp_path / "board" / "LEADERBOARD.md")])
+    err = capsys.readouterr().err.strip()
+    assert exit_.value.code == 2
+    assert len(err.splitlines()) == 1 and message in err and where in err, err
+    assert not results.exists() and not (tmp_path / "board").exists() and not (tmp_path / "cache" / "features").exists()
+    if skippable:
+        with pytest.warns(UserWarning, match="skipped .* bad inputs") as caught:
+            table = load_dataset(root, skip_bad=True)
+        assert message in str(caught[0].message)
+        assert len(table) > 0
+    else:
+        with pytest.raises(DataError, match=message):
+            load_dataset(root, skip_bad=True)
+
+
+def test_missing_root_is_one_line_exit_2(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["data", "baseline", str(tmp_path / "nowhere")])
+    assert exit_.value.code == 2
+    assert "nowhere: data folder not found" in capsys.readouterr().err
+
+
+def test_skip_bad_leaves_out_exactly_the_bad_files(root):
+    bad = first(root)
+    bad.write_bytes(b"junk")
+    table = pytest.warns(UserWarning, load_dataset, root, skip_bad=True)
+    assert str(bad) not in set(table.path)
+    assert len(table) == len(list(root.rglob("*.wav"))) - 1
+
+
+# ---------------------------------------------------------------- submission files (bench evaluate)
+@pytest.fixture
+def submission(root, tmp_path):
+    """A perfect submission for valve id_00 (dev): the label as the score."""
+    table = load_dataset(root, check_audio=False)
+    clips = table[(table.split == "dev") & (table.machine_id == "00")]
+    folder = tmp_path / "sub"
+    folder.mkdir()
+    pd.DataFrame({"f": clips.file, "s": clips.label.astype(float)}).to_csv(
+        folder / "anomaly_score_valve_id_00.csv", header=False, index=False)
+    return table, folder / "anomaly_score_valve_id_00.csv"
+
+
+def test_a_correct_submission_evaluates(submission):
+    table, path = submission
+    per_id = evaluate_submission(path.parent, table)
+    assert per_id[["auc", "pauc"]].to_numpy().tolist() == [[1.0, 1.0]]
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda t: t + "id_01_00000000.wav,0.5\n", "not in the ground truth"),
+    (lambda t: t + t.splitlines(keepends=True)[0], "scored twice"),
+    (lambda t: "".join(t.splitlines(keepends=True)[1:]), "no score for"),
+    (lambda t: t.replace(",1.0", ",nan", 1), "NaN or inf"),
+    (lambda t: t + "just-a-name\n", "not rows of"),
+])
+def test_bad_submission_names_the_file_and_the_clip(submission, edit, message):
+    table, path = submission
+    path.write_text(edit(path.read_text()))
+    with pytest.raises(DataError, match=message) as err:
+        evaluate_submission(path.parent, table)
+    assert str(path) in str(err.value)
+
+
+# ---------------------------------------------------------------- embeddings given to scorers
+def _bundles(rng, n=20, d=8, name="fan id_00 training clips"):
+    return Bundle(rng.standard_normal((n, d)).astype(np.float32), np.zeros((n, 3), np.float32), np.zeros(n, int), name)
+
+
+@pytest.mark.parametrize("method", ["centroid", "gmm", "knn", "lof", "softmax"])
+def test_nan_embeddings_are_refused_naming_the_id(method):
+    train = _bundles(np.random.default_rng(0))
+    train.embeddings[3, 1] = np.nan
+    with pytest.raises(DataError, match="fan id_00 training clips: row 3 .* NaN"):
+        get_scorer(method).fit_many([train])
+
+
+@pytest.mark.parametrize("method", ["centroid", "gmm", "knn", "lof"])
+def test_dimension_mismatch_between_train_and_test_is_refused(method):
+    rng = np.random.default_rng(0)
+    scorer = get_scorer(method).fit_many([_bundles(rng)])
+    with pytest.raises(DataError, match="16-dimensional embeddings, but .* fitted on 8-dimensional"):
+        scorer.score_many([_bundles(rng, d=16, name="fan id_00 dev test clips")])
+
+
+@pytest.mark.parametrize("spec, needs", [("knn:k=30", 30), ("lof:k=20", 21), ("gmm:n_components=25", 25),
+                                         ("sklearn_lof:k=20", 21), ("sklearn_gmm:n_components=25", 25)])
+def test_too_few_training_clips_for_the_options_is_refused(spec, needs):
+    from methods.registry import parse_methods
+    [(name, options)] = parse_methods(spec)
+    with pytest.raises(DataError, match=f"20 training clips, but .* needs at least {needs}"):
+        get_scorer(name, **options).fit_many([_bundles(np.random.default_rng(0))])
