@@ -5,7 +5,6 @@ import os
 
 import torch
 import torch.distributed as dist
-import torch.distributed.nn.functional as dist_fn
 import torch.nn as nn
 
 
@@ -35,6 +34,22 @@ def shutdown() -> None:
         dist.destroy_process_group()
 
 
+class _AllReduceSum(torch.autograd.Function):
+    """Sum over ranks, differentiable: every rank's output feeds every rank's loss, so gradients are summed too."""
+
+    @staticmethod
+    def forward(ctx, x):
+        x = x.clone()
+        dist.all_reduce(x)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad = grad.clone()
+        dist.all_reduce(grad)
+        return grad
+
+
 class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
     """BatchNorm whose training statistics cover the whole global batch, summed across ranks.
 
@@ -53,7 +68,7 @@ class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
         dims = [0, *range(2, x.dim())]
         xf = x.float()
         sums = torch.cat([xf.sum(dims), (xf * xf).sum(dims), xf.new_full((1,), x.numel() / x.shape[1])])
-        sums = dist_fn.all_reduce(sums)
+        sums = _AllReduceSum.apply(sums)
         c = x.shape[1]
         count = sums[-1]
         mean = sums[:c] / count

@@ -96,7 +96,7 @@ def fit(config: TrainConfig, train: tuple[pd.DataFrame, np.ndarray], dev, num_cl
     step_fn = TrainStep(model, config)
     if world > 1:
         global_batchnorm(model)
-        step_fn = DistributedDataParallel(step_fn, broadcast_buffers=False,
+        step_fn = DistributedDataParallel(step_fn,
                                           device_ids=[torch.cuda.current_device()] if device == "cuda" else None)
     opt = torch.optim.Adam(model.parameters(), lr=config.max_lr, weight_decay=0.0)
     state = {"epoch": 0, "best": -1.0, "best_state": None, "best_epoch": None}

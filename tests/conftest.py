@@ -1,6 +1,11 @@
 import pytest
 
+from bench.dcase import load_dataset
 from bench.synth import generate
+from embeddings.cache import build
+from embeddings.config import preset
+
+CONFIG = preset("tiny", epochs=8, first_cycle=7)  # the model the training and fault tests share
 
 
 @pytest.fixture(scope="session")
@@ -12,3 +17,10 @@ def tiny_data(tmp_path_factory):
 @pytest.fixture(scope="session")
 def cache_root(tmp_path_factory):
     return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="session")
+def built(tiny_data, cache_root):
+    """The tiny data set's clip table and its embedding cache under `cache_root`, trained once per session."""
+    table = load_dataset(tiny_data)
+    return table, build(table, CONFIG, cache_root)

@@ -1,16 +1,30 @@
 """The fault matrix: every kind of bad input or interruption, and what the user sees for it."""
+import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
+import torch
 
+import embeddings.cache as cache_mod
+import embeddings.train as train_mod
+import methods.registry as registry
 from bench.cli import main
 from bench.dcase import load_dataset
 from bench.errors import DataError
 from bench.evaluate import evaluate_submission
-from methods import Bundle, get_scorer
+from conftest import CONFIG
+from embeddings.cache import EmbeddingCache, StaleCacheError, build, run_dir
+from embeddings.classifier import infer
+from embeddings.features import load_features
+from methods import Bundle, Scorer, get_scorer
 
 VALVE = "dev_data/valve"
 
@@ -197,3 +211,145 @@ def test_too_few_training_clips_for_the_options_is_refused(spec, needs):
     [(name, options)] = parse_methods(spec)
     with pytest.raises(DataError, match=f"20 training clips, but .* needs at least {needs}"):
         get_scorer(name, **options).fit_many([_bundles(np.random.default_rng(0))])
+
+
+# ---------------------------------------------------------------- caches, interruptions, concurrent runs
+def _bench(*args, **kw):
+    """`bench ARGS` as a child process with one thread (two of them share the 2 CI cores)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    return subprocess.Popen([sys.executable, "-m", "bench.cli", *map(str, args)], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+
+
+@pytest.fixture
+def cache_copy(built, cache_root, tmp_path):
+    """A private copy of the session's trained cache, to damage."""
+    shutil.copytree(cache_root, tmp_path / "cache", ignore=shutil.ignore_patterns("*.lock"))
+    return built[0], tmp_path / "cache"
+
+
+@pytest.mark.slow
+def test_half_written_caches_are_rebuilt_never_read(cache_copy, monkeypatch):
+    table, root = cache_copy
+    features = load_features(table, root)
+    emb_dir = next(p for p in (root / "embeddings").iterdir() if p.is_dir())
+    feat_dir = root / "features" / features.key
+    # what a kill leaves: the final folder without its manifest (and a stray temp folder)
+    (emb_dir / "manifest.json").unlink()
+    (emb_dir / "embeddings.npy").write_bytes(b"half")
+    (feat_dir / "manifest.json").unlink()
+    (feat_dir / "train.npy").write_bytes(b"half")
+    (root / "embeddings" / f".{emb_dir.name}.xyz").mkdir()
+    monkeypatch.setattr(train_mod, "fit", lambda *a, **k: pytest.fail("retrained although model.pt is complete"))
+    monkeypatch.setattr(cache_mod, "embed", _counting(cache_mod.embed, calls := []))
+    cache = build(table, CONFIG, root)
+    assert calls and np.isfinite(cache.embeddings).all() and len(cache.clips) == len(table)
+    assert (feat_dir / "manifest.json").is_file() and np.load(feat_dir / "train.npy").shape[0] == (table.split == "train").sum()
+
+
+def _counting(fn, calls):
+    def wrapped(*a, **k):
+        calls.append(1)
+        return fn(*a, **k)
+    return wrapped
+
+
+@pytest.mark.slow
+def test_cache_of_another_config_or_version_is_detected(cache_copy):
+    table, root = cache_copy
+    emb_manifest = next(p for p in (root / "embeddings").iterdir() if p.is_dir()) / "manifest.json"
+    manifest = json.loads(emb_manifest.read_text())
+    emb_manifest.write_text(json.dumps({**manifest, "config": {**manifest["config"], "epochs": 99}}))
+    with pytest.raises(StaleCacheError, match="describes another data set or config.*config differ"):
+        build(table, CONFIG, root)
+    features = load_features(table, root)
+    feat_manifest = root / "features" / features.key / "manifest.json"
+    feat_manifest.write_text(json.dumps({**json.loads(feat_manifest.read_text()), "version": 0}))
+    with pytest.raises(DataError, match="feature cache written for .* delete the folder"):
+        load_features(table, root)
+
+
+@pytest.mark.slow
+def test_two_runs_on_one_cache_wait_for_each_other(tiny_data, tmp_path):
+    args = ["embed", "--data", tiny_data, "--preset", "tiny", "--device", "cpu", "--cache", tmp_path, "--set", "epochs=2"]
+    procs = [_bench(*args) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert sum("waiting for" in err for _, err in outs) >= 1
+    [log] = (tmp_path / "runs").glob("*/all/metrics.jsonl")
+    assert [json.loads(l)["epoch"] for l in log.read_text().splitlines()] == [1, 2]  # trained once, not twice
+    [emb] = [p for p in (tmp_path / "embeddings").iterdir() if p.is_dir()]
+    assert EmbeddingCache.load(emb).embeddings.shape == (984, 128)
+
+
+@pytest.mark.slow
+def test_killed_training_resumes_from_its_last_checkpoint(tiny_data, tmp_path):
+    args = ["train", "--data", tiny_data, "--preset", "tiny", "--device", "cpu", "--cache", tmp_path, "--set", "epochs=12"]
+    proc = _bench(*args)
+    deadline = time.time() + 120
+    while not list(tmp_path.glob("runs/*/all/last.pt")) and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    [run] = tmp_path.glob("runs/*")
+    done = torch.load(run / "all" / "last.pt", weights_only=False)["state"]["epoch"]
+    assert 1 <= done < 12 and not (run / "model.pt").exists()
+    again = _bench(*args)
+    assert again.wait(timeout=300) == 0, again.stderr.read()
+    epochs = [json.loads(l)["epoch"] for l in (run / "all" / "metrics.jsonl").read_text().splitlines()]
+    assert epochs == list(range(1, 13)), "each epoch logged once: resumed, not restarted"
+    assert (run / "model.pt").is_file()
+
+
+@pytest.mark.slow
+def test_interrupted_embedding_redoes_only_missing_parts(built, cache_root, tmp_path, monkeypatch):
+    table, whole = built
+    features = load_features(table, cache_root)
+    checkpoint = run_dir(cache_root, features, CONFIG) / "model.pt"
+    monkeypatch.setattr(cache_mod, "PART_CLIPS", 200)
+    n_parts = len(list(cache_mod._parts(features, {"all": sorted(table.machine_type.unique())})))
+    calls = []
+
+    def interrupted(*a, **k):
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        calls.append(1)
+        return infer(*a, **k)
+
+    monkeypatch.setattr(cache_mod, "infer", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        cache_mod.embed(checkpoint, features, parts_dir=tmp_path / "parts")
+    assert len(list((tmp_path / "parts").glob("*.npz"))) == 2
+    monkeypatch.setattr(cache_mod, "infer", _counting(infer, rest := []))
+    cache = cache_mod.embed(checkpoint, features, parts_dir=tmp_path / "parts")
+    assert n_parts > 3 and len(rest) == n_parts - 2
+    assert cache.clips.file.tolist() == whole.clips.file.tolist()
+    np.testing.assert_allclose(cache.embeddings, whole.embeddings, rtol=1e-4, atol=1e-4)
+
+
+class _Crashing(Scorer):
+    """Fails while scoring (a buggy plugin)."""
+    name = "crashing"
+
+    def fit(self, train):
+        return self
+
+    def score(self, test):
+        raise FloatingPointError("boom")
+
+
+@pytest.mark.slow
+def test_crashed_scorer_keeps_earlier_rows_and_the_old_leaderboard(tiny_data, cache_root, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(registry._REGISTRY, "crashing", _Crashing)
+    common = ["run", "--data", tiny_data, "--preset", "tiny", "--device", "cpu", "--cache", cache_root,
+              "--results", tmp_path / "results", "--leaderboard", tmp_path / "LEADERBOARD.md"]
+    main([*map(str, common), "--methods", "softmax"])
+    board = (tmp_path / "LEADERBOARD.md").read_text()
+    with pytest.raises(SystemExit) as exit_:
+        main([*map(str, common), "--methods", "centroid,crashing"])
+    err = capsys.readouterr().err.strip().splitlines()[-1]  # after the progress bars
+    assert exit_.value.code == 2 and err.startswith("bench: error: scorer crashing failed") and "boom" in err
+    rows = pd.read_csv(tmp_path / "results" / "results.csv")
+    assert rows.groupby("method").size().to_dict() == {"softmax": 41, "centroid": 41}
+    assert (tmp_path / "LEADERBOARD.md").read_text() == board
+    assert not list(tmp_path.rglob("*.tmp"))

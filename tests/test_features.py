@@ -1,3 +1,5 @@
+import shutil
+
 import numpy as np
 import soundfile as sf
 import torch
@@ -18,8 +20,8 @@ def test_logmel_shape_and_tone_lands_in_the_right_band():
 
 
 def test_feature_cache_is_computed_once_and_keyed_on_data(tiny_data, tmp_path, monkeypatch):
-    table = load_dataset(tiny_data)
-    table = table[table.machine_type == "valve"].reset_index(drop=True)
+    shutil.copytree(tiny_data / "dev_data" / "valve", tmp_path / "data" / "dev_data" / "valve")  # a clip gets rewritten
+    table = load_dataset(tmp_path / "data")
     first = features.load_features(table, tmp_path)
     _, train = first.split("train")
     assert train.dtype == np.float16 and train.shape[1:] == (128, 32)

@@ -7,21 +7,14 @@ import torch
 
 import embeddings.cache as cache_mod
 from bench import metrics
-from bench.dcase import load_dataset
 from embeddings.cache import EmbeddingCache, StaleCacheError, build, cache_key
-from embeddings.config import preset
 from embeddings.features import LogMelConfig, load_features
 from embeddings.classifier import softmax_score
 from embeddings.train import _select, fit, train
 
+from conftest import CONFIG
+
 pytestmark = pytest.mark.slow
-CONFIG = preset("tiny", epochs=8, first_cycle=7)
-
-
-@pytest.fixture(scope="module")
-def built(tiny_data, cache_root):
-    table = load_dataset(tiny_data)
-    return table, build(table, CONFIG, cache_root)
 
 
 def test_loss_decreases_and_validation_is_logged(built, cache_root):

@@ -1,0 +1,37 @@
+"""Training on two gloo processes (torchrun) computes what one process computes on the whole batch."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from embeddings.cache import EmbeddingCache
+
+pytestmark = pytest.mark.slow
+ARGS = ["embed", "--preset", "tiny", "--device", "cpu", "--set", "dropout=0.0"]  # dropout masks depend on the split
+
+
+def _embed(data, cache, processes):
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"] if processes > 1 else [sys.executable]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    done = subprocess.run([*launcher, "-m", "bench.cli", *ARGS, "--data", str(data), "--cache", str(cache)],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    [folder] = [p for p in (cache / "embeddings").iterdir() if p.is_dir()]
+    [log] = (cache / "runs").glob("*/all/metrics.jsonl")
+    return EmbeddingCache.load(folder), [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def test_two_gloo_processes_match_one(tiny_data, tmp_path):
+    one, one_log = _embed(tiny_data, tmp_path / "one", 1)
+    two, two_log = _embed(tiny_data, tmp_path / "two", 2)
+    assert (one.manifest["world_size"], two.manifest["world_size"]) == (1, 2)
+    assert [r["epoch"] for r in two_log] == [r["epoch"] for r in one_log]
+    np.testing.assert_allclose([r["loss"] for r in two_log], [r["loss"] for r in one_log], rtol=1e-2)
+    assert two.clips.file.tolist() == one.clips.file.tolist()  # every clip embedded once, gathered in order
+    a, b = one.embeddings, two.embeddings
+    cosine = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    assert cosine.min() > 0.98, cosine.min()
+    assert (one.logits.argmax(1) == two.logits.argmax(1)).mean() > 0.98
