@@ -21,7 +21,7 @@ from bench.device import resolve_device
 from bench.synth import default_data_dir
 from embeddings.cache import EmbeddingCache, build
 from embeddings.config import preset as train_preset
-from embeddings.distributed import init_from_env, is_main
+from embeddings.distributed import init_from_env, is_main, shutdown
 from methods import Bundle, get_scorer, parse_methods
 from methods.registry import label, slug
 
@@ -129,7 +129,9 @@ def run(config: RunConfig) -> pd.DataFrame:
     data, table = load_data(config.data, config.preset, config.cache, config.skip_bad, config.seed)
     train_config = train_preset(config.preset, **config.overrides)
     cache = build(table, train_config, config.cache, device)
-    if not is_main():
+    main = is_main()
+    shutdown()  # the ranks' shared work ends here: rank 0 scores alone, and its locks need no barriers
+    if not main:
         return pd.DataFrame(columns=RESULT_COLUMNS)
     run_id = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     meta = {"run_id": run_id, "dataset": str(data), "preset": config.preset, "embedding_key": cache.manifest["key"],
