@@ -1,7 +1,7 @@
 import numpy as np
 
 from methods.base import Bundle, Scorer
-from methods.neighbors import search
+from methods.neighbors import flat_index
 from methods.registry import register
 
 
@@ -21,9 +21,9 @@ class KNNScorer(Scorer):
         return self.k
 
     def fit(self, train: Bundle):
-        self.train_ = train.embeddings
+        self.index_ = flat_index(train.embeddings, self.metric, self.device)
         return self
 
     def score(self, test: Bundle) -> np.ndarray:
-        dist, _ = search(self.train_, test.embeddings, self.k, self.metric, self.device)
+        dist, _ = self.index_.search(test.embeddings, self.k)
         return dist.mean(1) if self.aggregate == "mean" else dist[:, -1]

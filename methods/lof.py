@@ -1,7 +1,7 @@
 import numpy as np
 
 from methods.base import Bundle, Scorer
-from methods.neighbors import search
+from methods.neighbors import flat_index
 from methods.registry import register
 
 
@@ -24,14 +24,15 @@ class LOFScorer(Scorer):
     def fit(self, train: Bundle):
         x = train.embeddings
         k = min(self.k, len(x) - 1)
-        dist, idx = search(x, x, k + 1, self.metric, self.device)
+        self.index_ = flat_index(x, self.metric, self.device)
+        dist, idx = self.index_.search_self(k + 1)
         # drop each point's match with itself (first column, or wherever a duplicate put it)
         keep = idx != np.arange(len(x))[:, None]
         keep[keep.sum(1) > k, -1] = False  # no self match found among k+1: drop the farthest instead
         dist, idx = dist[keep].reshape(len(x), k), idx[keep].reshape(len(x), k)
         self.k_distance_ = dist[:, -1]
         self.lrd_ = self._lrd(dist, idx)
-        self.train_, self.k_ = x, k
+        self.k_ = k
         return self
 
     def _lrd(self, dist, idx):
@@ -39,5 +40,5 @@ class LOFScorer(Scorer):
         return 1.0 / (reach.mean(1) + 1e-10)
 
     def score(self, test: Bundle) -> np.ndarray:
-        dist, idx = search(self.train_, test.embeddings, self.k_, self.metric, self.device)
+        dist, idx = self.index_.search(test.embeddings, self.k_)
         return self.lrd_[idx].mean(1) / self._lrd(dist, idx)

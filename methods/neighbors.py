@@ -1,9 +1,14 @@
-"""Exact k-nearest-neighbour search: torch matrix products (CPU or CUDA), or faiss flat indexes (CPU or GPU)."""
+"""Exact k-nearest-neighbour search: torch matrix products (CPU or CUDA), or faiss flat indexes (CPU or GPU).
+
+Both are indexes in the faiss sense: built once on the training embeddings (`fit`), then searched
+with test embeddings, or with the training embeddings themselves (`search_self`, for LOF).
+"""
 from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+
+GRAM_ROWS = 128  # row block of the training Gram matrix; each block computes only its upper part
 
 
 def _faiss():
@@ -14,43 +19,83 @@ def _faiss():
     return faiss
 
 
-def _check_metric(metric: str) -> None:
-    if metric not in ("cosine", "l2"):
-        raise ValueError(f"unknown metric {metric!r}; use cosine or l2")
+class TorchIndex:
+    """Distances from one matrix product per search; terms constant along a query row (its squared norm
+    for L2, its inverse norm for cosine) do not change the ranking and are applied to the k kept values only."""
+
+    def __init__(self, base: np.ndarray, metric: str, device: str = "cpu"):
+        self.metric, self.device = metric, device
+        b = torch.as_tensor(base, dtype=torch.float32, device=device)
+        if metric == "l2":  # distances do not change under a shift; centring keeps |q|^2 + |b|^2 - 2 q.b accurate
+            self.centre = b.mean(0)
+            self.base = b - self.centre
+            self.row_term = torch.linalg.vector_norm(self.base, dim=1).square()
+        else:
+            self.base = b
+            self.row_term = 1.0 / torch.linalg.vector_norm(b, dim=1).clamp_min(1e-12)
+
+    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        q = torch.as_tensor(query, dtype=torch.float32, device=self.device)
+        if self.metric == "l2":
+            q = q - self.centre
+            return self._finish(q @ self.base.T, torch.linalg.vector_norm(q, dim=1).square(), k)
+        return self._finish(q @ self.base.T, 1.0 / torch.linalg.vector_norm(q, dim=1).clamp_min(1e-12), k)
+
+    def search_self(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The training set against itself (each row finds itself first, up to ties)."""
+        return self._finish(self._gram(), self.row_term, k)
+
+    def _gram(self) -> torch.Tensor:
+        """base @ base.T, computing each row block from its diagonal on and mirroring: about half the work."""
+        b, n = self.base, len(self.base)
+        gram = torch.empty(n, n, device=b.device)
+        for s in range(0, n, GRAM_ROWS):
+            e = min(s + GRAM_ROWS, n)
+            block = b[s:e] @ b[s:].T
+            gram[s:e, s:] = block
+            gram[e:, s:e] = block[:, e - s:].T
+        return gram
+
+    def _finish(self, dots: torch.Tensor, query_term: torch.Tensor, k: int):
+        k = min(k, dots.shape[1])
+        if self.metric == "l2":  # |q - b|^2 = |q|^2 + (|b|^2 - 2 q.b)
+            part, idx = torch.topk(dots.mul_(-2.0).add_(self.row_term), k, dim=1, largest=False)
+            dist = (part + query_term[:, None]).clamp_min(0.0).sqrt()
+        else:  # 1 - q.b / (|q| |b|)
+            sim, idx = torch.topk(dots.mul_(self.row_term), k, dim=1)
+            dist = (1.0 - sim * query_term[:, None]).clamp_min(0.0)
+        return dist.double().cpu().numpy(), idx.cpu().numpy()
 
 
-def _similarity(q, b, metric):
-    """Higher = nearer: cosine similarity of normalised rows, or minus the squared Euclidean distance."""
-    if metric == "cosine":
-        return F.normalize(q) @ F.normalize(b).T
-    # |q - b|^2 = |q|^2 + |b|^2 - 2 q.b: one matrix product, as scikit-learn and faiss compute it
-    return -((q * q).sum(1, keepdim=True) + (b * b).sum(1) - 2.0 * q @ b.T)
+class FaissIndex:
+    """A faiss flat index (exact), on all GPUs when `device` is cuda."""
 
+    def __init__(self, base: np.ndarray, metric: str, device: str = "cpu"):
+        faiss = _faiss()
+        if faiss is None:
+            raise ImportError("faiss is not installed: pip install faiss-cpu (or faiss-gpu-cu12)")
+        self.faiss, self.metric = faiss, metric
+        self.base = self._prepare(base)
+        index = faiss.IndexFlatIP(base.shape[1]) if metric == "cosine" else faiss.IndexFlatL2(base.shape[1])
+        self.index = faiss.index_cpu_to_all_gpus(index) if device == "cuda" else index
+        self.index.add(self.base)
 
-def _torch_search(base, query, k, metric, device):
-    b = torch.as_tensor(base, dtype=torch.float32, device=device)
-    q = torch.as_tensor(query, dtype=torch.float32, device=device)
-    if metric == "l2":  # distances do not change under a shift; centring keeps the expansion accurate
-        centre = b.mean(0)
-        b, q = b - centre, q - centre
-    sim, idx = torch.topk(_similarity(q, b, metric), k, dim=1)
-    dist = (1.0 - sim).clamp_min(0.0) if metric == "cosine" else (-sim).clamp_min(0.0).sqrt()
-    return dist, idx
+    def _prepare(self, x):
+        x = np.array(x, dtype=np.float32, order="C", copy=True)
+        if self.metric == "cosine":
+            self.faiss.normalize_L2(x)
+        return x
 
+    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        return self._search(self._prepare(query), k)
 
-def _faiss_search(faiss, base, query, k, metric, device):
-    base, query = np.ascontiguousarray(base, np.float32), np.ascontiguousarray(query, np.float32)
-    if metric == "cosine":
-        base, query = base.copy(), query.copy()
-        faiss.normalize_L2(base)
-        faiss.normalize_L2(query)
-    index = faiss.IndexFlatIP(base.shape[1]) if metric == "cosine" else faiss.IndexFlatL2(base.shape[1])
-    if device == "cuda":
-        index = faiss.index_cpu_to_all_gpus(index)
-    index.add(base)
-    sim, idx = index.search(query, k)
-    dist = 1.0 - sim if metric == "cosine" else np.sqrt(np.maximum(sim, 0.0))
-    return np.maximum(dist, 0.0), idx
+    def search_self(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        return self._search(self.base, k)
+
+    def _search(self, query, k):
+        sim, idx = self.index.search(query, min(k, len(self.base)))
+        dist = 1.0 - sim if self.metric == "cosine" else np.sqrt(np.maximum(sim, 0.0))
+        return np.maximum(dist, 0.0).astype(np.float64), idx
 
 
 def backend_for(device: str) -> str:
@@ -59,24 +104,20 @@ def backend_for(device: str) -> str:
     return "faiss" if device == "cuda" and faiss is not None and faiss.get_num_gpus() > 0 else "torch"
 
 
-def search(base: np.ndarray, query: np.ndarray, k: int, metric: str = "l2", device: str = "cpu",
-           backend: str = "auto") -> tuple[np.ndarray, np.ndarray]:
-    """Distances (cosine distance, or Euclidean) and indices of the k nearest `base` rows for each `query` row.
+def flat_index(base: np.ndarray, metric: str = "l2", device: str = "cpu", backend: str = "auto"):
+    """An exact index over `base` for cosine distance or Euclidean distance.
 
     `backend="auto"` takes a faiss GPU index on CUDA when faiss has GPUs, else torch (on the CPU torch's
     matrix product beats faiss-cpu's flat index at these sizes: see leaderboard/SPEED.md); "faiss" or
     "torch" force one.
     """
-    _check_metric(metric)
-    k = min(k, len(base))
-    faiss = _faiss()
-    if backend == "auto":
-        backend = backend_for(device)
-    if backend == "faiss":
-        if faiss is None:
-            raise ImportError("faiss is not installed: pip install faiss-cpu (or faiss-gpu-cu12)")
-        dist, idx = _faiss_search(faiss, base, query, k, metric, device)
-    else:
-        dist, idx = _torch_search(base, query, k, metric, device)
-        dist, idx = dist.cpu().numpy(), idx.cpu().numpy()
-    return dist.astype(np.float64), idx
+    if metric not in ("cosine", "l2"):
+        raise ValueError(f"unknown metric {metric!r}; use cosine or l2")
+    backend = backend_for(device) if backend == "auto" else backend
+    return (FaissIndex if backend == "faiss" else TorchIndex)(base, metric, device)
+
+
+def search(base: np.ndarray, query: np.ndarray, k: int, metric: str = "l2", device: str = "cpu",
+           backend: str = "auto") -> tuple[np.ndarray, np.ndarray]:
+    """Distances and indices of the k nearest `base` rows for each `query` row (one-off `flat_index` search)."""
+    return flat_index(base, metric, device, backend).search(query, k)
