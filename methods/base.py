@@ -36,12 +36,12 @@ def check_bundles(scorer: "Scorer", bundles: list[Bundle], dim: int | None = Non
         if b.embeddings.shape[1] != dim:
             raise DataError(f"{b.name}: {b.embeddings.shape[1]}-dimensional embeddings, but {scorer!r} was fitted on "
                             f"{dim}-dimensional ones; score with embeddings from the same model")
-        if _all_finite(b.embeddings) and _all_finite(b.logits):
-            continue
-        bad = ~(np.isfinite(b.embeddings).all(1) & np.isfinite(b.logits).all(1))
-        if bad.any():
-            raise DataError(f"{b.name}: row {np.argmax(bad)} (and {bad.sum() - 1} more) is NaN or inf; "
-                            "the model diverged: retrain, or drop those clips")
+        for field in scorer.reads:  # only what the scorer uses: softmax ignores a NaN embedding
+            values = getattr(b, field)
+            if not _all_finite(values):
+                bad = ~np.isfinite(values).all(1)
+                raise DataError(f"{b.name}: {field} row {np.argmax(bad)} (and {bad.sum() - 1} more) is NaN or inf; "
+                                "the model diverged: retrain, or drop those clips")
     return dim
 
 
@@ -50,11 +50,13 @@ class Scorer:
 
     Subclasses set `name`, take hyperparameters (with defaults) as keyword arguments of `__init__`, and
     implement `fit` and `score`. `fit_many`/`score_many` run all IDs at once; override them for one
-    batched (GPU) call instead of the per-ID loop. `requires` names optional packages the scorer needs.
+    batched (GPU) call instead of the per-ID loop. `requires` names optional packages the scorer needs;
+    `reads` the Bundle fields it uses, which are checked for NaN/inf before fitting and scoring.
     """
 
     name: ClassVar[str] = ""
     requires: ClassVar[tuple[str, ...]] = ()
+    reads: ClassVar[tuple[str, ...]] = ("embeddings", "logits")
 
     def __init__(self, device: str = "cpu"):
         self.device = device

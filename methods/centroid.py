@@ -11,6 +11,7 @@ class CentroidScorer(Scorer):
     """Cosine distance to the mean of the ID's normal training embeddings."""
 
     name = "centroid"
+    reads = ("embeddings",)
 
     def fit(self, train: Bundle):
         self.centroid_ = torch.from_numpy(train.embeddings).to(self.device).mean(0)

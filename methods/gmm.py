@@ -21,6 +21,7 @@ class GMMScorer(Scorer):
     """
 
     name = "gmm"
+    reads = ("embeddings",)
 
     def __init__(self, n_components=2, covariance="full", reg_covar=1e-6, max_iter=100, tol=1e-3, seed=0,
                  n_init=4, dtype="float64", memory_gb=1.0, device="cpu"):

@@ -10,6 +10,7 @@ class KNNScorer(Scorer):
     """Distance to the k nearest normal training embeddings: their mean, or the k-th (`aggregate="kth"`)."""
 
     name = "knn"
+    reads = ("embeddings",)
 
     def __init__(self, k=5, metric="cosine", aggregate="mean", device="cpu"):
         super().__init__(device)

@@ -13,6 +13,7 @@ class LOFScorer(Scorer):
     """
 
     name = "lof"
+    reads = ("embeddings",)
 
     def __init__(self, k=5, metric="l2", device="cpu"):
         super().__init__(device)

@@ -10,6 +10,7 @@ class SklearnLOFScorer(Scorer):
     """scikit-learn LocalOutlierFactor(novelty=True); score = -score_samples."""
 
     name = "sklearn_lof"
+    reads = ("embeddings",)
 
     def __init__(self, k=5, metric="euclidean", device="cpu"):
         super().__init__(device)
@@ -32,6 +33,7 @@ class SklearnGMMScorer(Scorer):
     """scikit-learn GaussianMixture; score = -score_samples (negative log-likelihood)."""
 
     name = "sklearn_gmm"
+    reads = ("embeddings",)
 
     def __init__(self, n_components=2, covariance="full", reg_covar=1e-6, max_iter=100, tol=1e-3, seed=0, device="cpu"):
         super().__init__(device)
@@ -58,6 +60,7 @@ class SklearnKNNScorer(Scorer):
     """scikit-learn NearestNeighbors: mean distance to the k nearest training embeddings."""
 
     name = "sklearn_knn"
+    reads = ("embeddings",)
 
     def __init__(self, k=5, metric="cosine", device="cpu"):
         super().__init__(device)
@@ -80,6 +83,7 @@ class NumpyCentroidScorer(Scorer):
     """Cosine distance to the mean training embedding, in NumPy."""
 
     name = "numpy_centroid"
+    reads = ("embeddings",)
 
     def fit(self, train: Bundle):
         c = train.embeddings.astype(np.float64).mean(0)

@@ -10,6 +10,7 @@ class SoftmaxScorer(Scorer):
     """1 - softmax probability of the clip's own machine ID (the classifier's own score)."""
 
     name = "softmax"
+    reads = ("logits",)
 
     def fit(self, train: Bundle):
         return self

@@ -189,11 +189,13 @@ def _bundles(rng, n=20, d=8, name="fan id_00 training clips"):
 
 
 @pytest.mark.parametrize("method", ["centroid", "gmm", "knn", "lof", "softmax"])
-def test_nan_embeddings_are_refused_naming_the_id(method):
-    train = _bundles(np.random.default_rng(0))
-    train.embeddings[3, 1] = np.nan
-    with pytest.raises(DataError, match="fan id_00 training clips: row 3 .* NaN"):
-        get_scorer(method).fit_many([train])
+def test_nan_inputs_are_refused_naming_the_id(method):
+    scorer = get_scorer(method)
+    for field in scorer.reads:
+        train = _bundles(np.random.default_rng(0))
+        getattr(train, field)[3, 1] = np.inf if field == "logits" else np.nan
+        with pytest.raises(DataError, match=f"fan id_00 training clips: {field} row 3 .* NaN or inf"):
+            scorer.fit_many([train])
 
 
 @pytest.mark.parametrize("method", ["centroid", "gmm", "knn", "lof"])
