@@ -189,7 +189,7 @@ def load_dataset(root: str | Path, *, skip_bad: bool = False, check_audio: bool 
     problems += _untrained_ids(table)[0]
     if problems:
         if not skip_bad:
-            raise DataError(f"{problems[0]}" + (f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else "")
+            raise DataError(f"{problems[0]}" + (f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})" if len(problems) > 1 else "")
                             + "; fix or remove it, or pass --skip-bad to leave bad files out")
         warnings.warn(f"skipped {len(problems)} bad inputs:\n" + "\n".join(map(str, problems)), stacklevel=2)
         table = table[~table["path"].isin({str(p.path) for p in problems})].reset_index(drop=True)

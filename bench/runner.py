@@ -15,9 +15,9 @@ from tqdm import tqdm
 
 from bench import metrics
 from bench.dcase import load_dataset
+from bench.device import resolve_device
 from bench.errors import DataError, ScorerError
 from bench.locking import exclusive
-from bench.device import resolve_device
 from bench.synth import default_data_dir
 from embeddings.cache import EmbeddingCache, build
 from embeddings.config import preset as train_preset
