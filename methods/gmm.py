@@ -108,14 +108,7 @@ class GMMScorer(Scorer):
         for init in range(self.n_init):
             centers = torch.stack([self._kmeans_pp(x[b, : int(mask[b].sum())], self.seed * 1000 + init)
                                    for b in range(len(x))])
-            for _ in range(max_iter):
-                dist = x_sq - 2 * x @ centers.transpose(1, 2) + centers.square().sum(2)[:, None]  # squared
-                resp = torch.nn.functional.one_hot(dist.argmin(2), self.n_components).float() * mask[..., None]
-                nk = resp.sum(1)
-                new = torch.where(nk[..., None] > 0, resp.transpose(1, 2) @ x / nk.clamp_min(1)[..., None], centers)
-                shift, centers = (new - centers).square().sum((1, 2)), new
-                if bool((shift <= tol).all()):
-                    break
+            resp, dist = self._lloyd(x, x_sq, mask, centers, tol, max_iter)
             inertia = (dist.min(2).values * mask).sum(1)
             if best is None:
                 best, best_inertia = resp, inertia
@@ -124,6 +117,27 @@ class GMMScorer(Scorer):
                 best = torch.where(better[:, None, None], resp, best)
                 best_inertia = torch.minimum(inertia, best_inertia)
         return best.to(out_dtype)
+
+    def _lloyd(self, x, x_sq, mask, centers, tol, max_iter):
+        """Lloyd iterations to convergence; an ID leaves the batch when its centres stop moving."""
+        resp = torch.zeros(*x.shape[:2], self.n_components, dtype=x.dtype, device=x.device)
+        dist = torch.zeros_like(resp)
+        ids = torch.arange(len(x), device=x.device)
+        xa, sa, ma, ta = x, x_sq, mask, tol
+        for _ in range(max_iter):
+            # squared distances; the factor 2 goes on the small operand, not on the data
+            d = torch.baddbmm(centers.square().sum(2)[:, None], xa, centers.transpose(1, 2), alpha=-2.0).add_(sa)
+            r = torch.nn.functional.one_hot(d.argmin(2), self.n_components).to(x.dtype) * ma[..., None]
+            resp[ids], dist[ids] = r, d
+            nk = r.sum(1)
+            new = torch.where(nk[..., None] > 0, r.transpose(1, 2) @ xa / nk.clamp_min(1)[..., None], centers)
+            going = (new - centers).square().sum((1, 2)) > ta
+            if not bool(going.all()):
+                ids, xa, sa, ma, ta, new = ids[going], xa[going], sa[going], ma[going], ta[going], new[going]
+                if len(ids) == 0:
+                    break
+            centers = new
+        return resp, dist
 
     def _kmeans_pp(self, x, seed):
         """k-means++ seeding of one ID, from its own generator: a start that does not depend on the batch."""
@@ -168,7 +182,7 @@ class GMMScorer(Scorer):
         d = x.shape[2]
         if "var" in p:
             prec = 1.0 / p["var"]                                                       # (B, K, D)
-            maha = ((x * x) @ prec.transpose(1, 2) - 2 * x @ (p["means"] * prec).transpose(1, 2)
+            maha = ((x * x) @ prec.transpose(1, 2) - x @ (2 * p["means"] * prec).transpose(1, 2)
                     + (p["means"] ** 2 * prec).sum(-1)[:, None])
             logdet = p["var"].log().sum(-1)[:, None]
         else:
@@ -186,22 +200,32 @@ class GMMScorer(Scorer):
         return p["weights"].log()[:, None] - 0.5 * (d * math.log(2 * math.pi) + logdet + maha)
 
     def _em(self, x, mask):
+        """EM from the k-means start; an ID leaves the batch when it converges, keeping the parameters it
+        converged with, so each ID gets exactly what fitting it alone gives and no work is spent on it after."""
         resp = self._kmeans_resp(x, mask)
         params = self._m_step(x, resp)
         lower = torch.full((x.shape[0],), -torch.inf, dtype=x.dtype, device=x.device)
-        active = torch.ones(x.shape[0], dtype=torch.bool, device=x.device)
-        n = mask.sum(1)
+        ids = torch.arange(x.shape[0], device=x.device)            # the IDs still iterating
+        xa, ma, ra, pa = x, mask, resp, params
         for _ in range(self.max_iter):
-            log_prob = self._log_prob(x, params)
+            log_prob = self._log_prob(xa, pa)
             lse = torch.logsumexp(log_prob, dim=2)
-            new_lower = (lse * mask).sum(1) / n
-            gain = (new_lower - lower).abs()
-            lower = torch.where(active, new_lower, lower)
-            active &= gain >= self.tol
-            if not active.any():
-                break
-            new_resp = (log_prob - lse[..., None]).exp() * mask[..., None]
-            # an ID that has converged keeps its parameters, exactly as if it were fitted alone
-            resp = torch.where(active[:, None, None], new_resp, resp)
-            params = self._m_step(x, resp)
+            new_lower = (lse * ma).sum(1) / ma.sum(1)
+            going = (new_lower - lower[ids]).abs() >= self.tol
+            lower[ids] = new_lower
+            if not bool(going.all()):
+                self._write_back(params, resp, ids[~going], pa, ra, ~going)
+                ids, xa, ma, ra, log_prob, lse = ids[going], xa[going], ma[going], ra[going], log_prob[going], lse[going]
+                pa = {k: v[going] for k, v in pa.items()}
+                if len(ids) == 0:
+                    break
+            ra = (log_prob - lse[..., None]).exp() * ma[..., None]
+            pa = self._m_step(xa, ra)
+        self._write_back(params, resp, ids, pa, ra, slice(None))
         return params, resp, lower
+
+    @staticmethod
+    def _write_back(params, resp, ids, part_params, part_resp, rows):
+        for k, v in params.items():
+            v[ids] = part_params[k][rows]
+        resp[ids] = part_resp[rows]
