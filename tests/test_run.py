@@ -111,3 +111,17 @@ def test_cli_errors_are_one_line_with_exit_code_2(argv, message, capsys, tmp_pat
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err
+
+
+def test_bench_evaluate_recomputes_the_stored_rows_from_the_submission_files(finished, tiny_data):
+    from bench.dcase import load_dataset
+    from bench.evaluate import evaluate_submission
+    config, rows = finished
+    table = load_dataset(tiny_data, check_audio=False)
+    for split in ("dev", "eval"):
+        per_id = evaluate_submission(config.results / "lof" / split, table)
+        stored = rows[(rows.method == "lof") & (rows.split == split)]
+        merged = per_id.merge(stored, on=["machine_type", "machine_id"], suffixes=("", "_stored"))
+        assert len(merged) == len(stored) > 0
+        assert (merged.auc - merged.auc_stored).abs().max() < 1e-12
+        assert (merged.pauc - merged.pauc_stored).abs().max() < 1e-12
