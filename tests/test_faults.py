@@ -20,10 +20,11 @@ from bench.cli import main
 from bench.dcase import load_dataset
 from bench.errors import DataError
 from bench.evaluate import evaluate_submission
+from bench.locking import exclusive
 from conftest import CONFIG
 from embeddings.cache import EmbeddingCache, StaleCacheError, build, run_dir
 from embeddings.classifier import infer
-from embeddings.features import load_features
+from embeddings.features import LogMelConfig, feature_key, load_features
 from methods import Bundle, Scorer, get_scorer
 
 VALVE = "dev_data/valve"
@@ -216,11 +217,11 @@ def test_too_few_training_clips_for_the_options_is_refused(spec, needs):
 
 
 # ---------------------------------------------------------------- caches, interruptions, concurrent runs
-def _bench(*args, **kw):
+def _bench(*args, stderr=subprocess.PIPE):
     """`bench ARGS` as a child process with one thread (two of them share the 2 CI cores)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
     return subprocess.Popen([sys.executable, "-m", "bench.cli", *map(str, args)], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+                            stdout=subprocess.PIPE, stderr=stderr)
 
 
 @pytest.fixture
@@ -273,14 +274,20 @@ def test_cache_of_another_config_or_version_is_detected(cache_copy):
 
 @pytest.mark.slow
 def test_two_runs_on_one_cache_wait_for_each_other(tiny_data, tmp_path):
-    args = ["embed", "--data", tiny_data, "--preset", "tiny", "--device", "cpu", "--cache", tmp_path, "--set", "epochs=2"]
-    procs = [_bench(*args) for _ in range(2)]
-    outs = [p.communicate(timeout=300) for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], outs
-    assert sum("waiting for" in err for _, err in outs) >= 1
-    [log] = (tmp_path / "runs").glob("*/all/metrics.jsonl")
+    args = ["embed", "--data", tiny_data, "--preset", "tiny", "--device", "cpu", "--cache", tmp_path / "cache",
+            "--set", "epochs=2"]
+    features_lock = tmp_path / "cache" / "features" / f"{feature_key(load_dataset(tiny_data), LogMelConfig())}.lock"
+    logs = [tmp_path / f"stderr{i}.txt" for i in range(2)]
+    with exclusive(features_lock):  # both must queue behind it, so the race is certain, not likely
+        procs = [_bench(*args, stderr=open(log, "w")) for log in logs]
+        deadline = time.time() + 120
+        while not all("waiting for" in log.read_text() for log in logs) and time.time() < deadline:
+            time.sleep(0.1)
+    assert [p.wait(timeout=300) for p in procs] == [0, 0], [log.read_text()[-2000:] for log in logs]
+    assert all("waiting for" in log.read_text() for log in logs)
+    [log] = (tmp_path / "cache" / "runs").glob("*/all/metrics.jsonl")
     assert [json.loads(l)["epoch"] for l in log.read_text().splitlines()] == [1, 2]  # trained once, not twice
-    [emb] = [p for p in (tmp_path / "embeddings").iterdir() if p.is_dir()]
+    [emb] = [p for p in (tmp_path / "cache" / "embeddings").iterdir() if p.is_dir()]
     assert EmbeddingCache.load(emb).embeddings.shape == (984, 128)
 
 
