@@ -81,6 +81,9 @@ def fit(config: TrainConfig, train: tuple[pd.DataFrame, np.ndarray], dev, num_cl
     many epochs of this call (used to test resuming).
     """
     rank, world = rank_world()
+    if config.batch_size < world:
+        raise ValueError(f"batch_size {config.batch_size} is the global batch: it needs at least one clip per "
+                         f"process ({world}); raise it with --set batch_size=N")
     run_dir.mkdir(parents=True, exist_ok=True)
     clips, logmel = train
     torch.manual_seed(config.seed)
