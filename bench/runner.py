@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from datetime import datetime
 from dataclasses import dataclass, field
@@ -13,7 +12,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from bench import metrics
+from bench import atomic, metrics
 from bench.dcase import load_dataset
 from bench.device import resolve_device
 from bench.errors import DataError, ScorerError
@@ -104,15 +103,12 @@ def score_split(name: str, options: dict, cache: EmbeddingCache, split: str, dev
 
 def write_submission(out: Path, cache: EmbeddingCache, groups, scores, thresholds) -> None:
     """The DCASE submission files of one method and split, swapped in whole so a crash leaves the old set."""
-    tmp = out.with_name(f".{out.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    for (machine_type, machine_id, _, test), s, threshold in zip(groups, scores, thresholds):
-        files = cache.clips.file.to_numpy()[test]
-        metrics.write_scores(tmp / metrics.submission_name("anomaly_score", machine_type, machine_id), files, s)
-        metrics.write_scores(tmp / metrics.submission_name("decision_result", machine_type, machine_id), files,
-                             (s > threshold).astype(int))
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.rename(out)
+    with atomic.atomic_folder(out) as tmp:
+        for (machine_type, machine_id, _, test), s, threshold in zip(groups, scores, thresholds):
+            files = cache.clips.file.to_numpy()[test]
+            metrics.write_scores(tmp / metrics.submission_name("anomaly_score", machine_type, machine_id), files, s)
+            metrics.write_scores(tmp / metrics.submission_name("decision_result", machine_type, machine_id), files,
+                                 (s > threshold).astype(int))
 
 
 def run(config: RunConfig) -> pd.DataFrame:
@@ -136,7 +132,7 @@ def run(config: RunConfig) -> pd.DataFrame:
     run_id = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     meta = {"run_id": run_id, "dataset": str(data), "preset": config.preset, "embedding_key": cache.manifest["key"],
             "embedding": cache.manifest, "device": device}
-    write_atomic(Path(config.results) / "runs" / f"{run_id}.json", json.dumps(meta, indent=2, default=str))
+    atomic.write_text(Path(config.results) / "runs" / f"{run_id}.json", json.dumps(meta, indent=2, default=str))
     splits = [s for s in ("dev", "eval") if (cache.clips[cache.clips.split == s].label >= 0).any()]
     new, clip_scores = [], {}
     for name, options in tqdm(specs, desc="score", unit="method"):
@@ -169,18 +165,10 @@ def run(config: RunConfig) -> pd.DataFrame:
     return pd.concat(new, ignore_index=True)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
 def append_rows(path: Path, rows: pd.DataFrame) -> None:
     """Append to a CSV through a temp file and a rename, under a lock: a crash or a second run never loses rows."""
     with exclusive(path.with_name(path.name + ".lock")):
         old = pd.read_csv(path, dtype={"machine_id": str, "run_id": str}) if path.is_file() else None
         table = rows if old is None else pd.concat([old, rows], ignore_index=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        table.to_csv(tmp, index=False)
-        tmp.replace(path)
+        with atomic.atomic_file(path) as tmp:
+            table.to_csv(tmp, index=False)

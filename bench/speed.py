@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench.atomic import write_text
 from methods import Bundle, get_scorer
 from methods.neighbors import backend_for
 from methods.registry import label
@@ -148,7 +149,7 @@ def scorer_rows(dims, n_ids, n_train, n_test, devices, repeats, n_components, pr
 
 
 def _backend(scorer: str, device: str) -> str:
-    """What `methods.neighbors.search` and the torch scorers pick on `device`."""
+    """What `methods.neighbors.flat_index` and the torch scorers pick on `device`."""
     if scorer == "softmax":
         return "cpu (scipy)"
     if scorer in ("knn", "lof") and backend_for(device) == "faiss":
@@ -156,17 +157,22 @@ def _backend(scorer: str, device: str) -> str:
     return f"{device} (torch)"
 
 
+def _noise_clips(folder, n_clips, seconds) -> list[str]:
+    """`n_clips` 16-bit WAVs of white noise in `folder`: stand-ins for real clips where only the size matters."""
+    import soundfile as sf
+    rng = np.random.default_rng(0)
+    paths = [f"{folder}/c{i}.wav" for i in range(n_clips)]
+    for path in paths:
+        sf.write(path, (0.1 * rng.normal(size=int(seconds * 16000))).astype(np.float32), 16000, subtype="PCM_16")
+    return paths
+
+
 def feature_throughput(devices, n_clips=64, seconds=10.0):
     """Decode + log-mel clips/s for 10 s clips."""
-    import soundfile as sf
     from embeddings.features import compute_logmel
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        rng = np.random.default_rng(0)
-        paths = []
-        for i in range(n_clips):
-            paths.append(f"{tmp}/c{i}.wav")
-            sf.write(paths[-1], (0.1 * rng.normal(size=int(seconds * 16000))).astype(np.float32), 16000, subtype="PCM_16")
+        paths = _noise_clips(tmp, n_clips, seconds)
         for device in devices:
             compute_logmel(paths[:8], device=device)
             start = time.perf_counter()
@@ -230,7 +236,6 @@ def _train_steps(net, opt, batches, device, fast):
 def training_throughput(device, model="iresnet50", batch=64, steps=4, crop=64, seconds=10.0):
     """Training clips/s: a plain fp32 loop decoding audio in a DataLoader, against log-mel resident on the
     device with (on CUDA) bf16 autocast and channels-last."""
-    import soundfile as sf
     from dataclasses import replace
     from embeddings.classifier import Classifier
     from embeddings.config import TrainConfig
@@ -239,11 +244,7 @@ def training_throughput(device, model="iresnet50", batch=64, steps=4, crop=64, s
     config = replace(TrainConfig(), model=model, crop_frames=crop)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        rng = np.random.default_rng(0)
-        paths = []
-        for i in range(batch * (steps + 1)):
-            paths.append(f"{tmp}/c{i}.wav")
-            sf.write(paths[-1], (0.1 * rng.normal(size=int(seconds * 16000))).astype(np.float32), 16000, subtype="PCM_16")
+        paths = _noise_clips(tmp, batch * (steps + 1), seconds)
         labels = torch.arange(len(paths)) % 41
         resident = torch.from_numpy(compute_logmel(paths, device=device)[0]).to(device)
         frames = torch.full((len(paths),), resident.shape[-1], device=device)
@@ -322,11 +323,8 @@ def run_speed(quick=False, dims=None, devices=None, repeats=3, json_path=None, o
         throughput += training_throughput(device, model="iresnet_small" if quick else "iresnet50", steps=2 if quick else 4)
     text = render(rows, throughput, dict(argv=argv, ids=ids, train=train, test=test, repeats=repeats))
     if out:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(".tmp")
-        tmp.write_text(text)
-        tmp.replace(out)
+        write_text(out, text)
     if json_path:
         keys = ("scorer", "backend", "dim", "seconds", "reference_seconds", "speedup", "agrees")
-        Path(json_path).write_text(json.dumps([{k: r[k] for k in keys} for r in rows], indent=2))
+        write_text(json_path, json.dumps([{k: r[k] for k in keys} for r in rows], indent=2))
     return rows, throughput, text

@@ -7,8 +7,6 @@ ToyADMOS and MIMII, each scaled by a severity drawn per clip so that some are ba
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
+from bench.atomic import atomic_folder
 from bench.dcase import DEV_IDS, EVAL_IDS, GROUND_TRUTH_FILE, MACHINE_TYPES, SAMPLE_RATE
 from bench.locking import exclusive
 from embeddings.distributed import is_main
@@ -302,9 +301,7 @@ def generate(out: str | Path, preset: str = "small", seed: int = 0, workers: int
         raise FileExistsError(f"{out}: already exists; remove it or choose another --out")
     spec = PRESETS[preset]
     clips, truth = _plan(spec, seed)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_folder(out) as tmp:
         jobs = [(*c, tmp, spec.seconds, seed) for c in clips]
         workers = workers or min(os.cpu_count() or 1, 8)
         if workers > 1:
@@ -317,10 +314,6 @@ def generate(out: str | Path, preset: str = "small", seed: int = 0, workers: int
         lines = [line for machine_type, rows in truth.items() for line in [machine_type, *rows]]
         (tmp / GROUND_TRUTH_FILE).write_text("\n".join(lines) + "\n")
         (tmp / "GENERATED.txt").write_text(f"asd-bench generated data set: preset={preset} seed={seed} clips={len(clips)}\n")
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

@@ -5,7 +5,6 @@ import hashlib
 import json
 import platform
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
+from bench.atomic import atomic_file, atomic_folder
 from bench.errors import DataError
 from bench.locking import exclusive
 from embeddings.classifier import infer
@@ -38,7 +38,6 @@ class EmbeddingCache:
     logits: np.ndarray                  # (N, C) float32
     manifest: dict = field(default_factory=dict)
     path: Path | None = None
-    parts_dir: Path | None = None       # where `embed` kept its resumable parts
 
     def split(self, name: str) -> "EmbeddingCache":
         rows = np.flatnonzero(self.clips.split.to_numpy() == name)
@@ -48,19 +47,11 @@ class EmbeddingCache:
     def save(self, path: str | Path) -> Path:
         """Write atomically: a temp folder, renamed into place when complete."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-        try:
+        with atomic_folder(path) as tmp:
             np.save(tmp / "embeddings.npy", self.embeddings)
             np.save(tmp / "logits.npy", self.logits)
             self.clips.to_csv(tmp / "clips.csv", index=False)
             (tmp / "manifest.json").write_text(json.dumps({**self.manifest, "cache_version": CACHE_VERSION}, indent=2))
-            if path.exists():
-                shutil.rmtree(path)
-            tmp.rename(path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         self.path = path
         return path
 
@@ -107,20 +98,19 @@ def embed(checkpoint: str | Path, features: FeatureSet, device: str = "cpu", par
     saved, models, heads = load_checkpoint(checkpoint, device)
     config = TrainConfig(**saved["config"])
     sha = _sha256(checkpoint)
-    parts_dir = Path(parts_dir or Path(checkpoint).parent / f"embed-{sha[:12]}")
+    parts_dir = Path(parts_dir or _parts_dir(checkpoint, sha))
     parts_dir.mkdir(parents=True, exist_ok=True)
     jobs = list(_parts(features, saved["groups"]))
+    clips = {split: features.split(split)[0] for split in features.logmel}
     rank, world = rank_world()
     start = time.perf_counter()
     for name, split, group, rows, types in tqdm(jobs[rank::world], desc="embed", unit="part", disable=rank > 0):
         if (parts_dir / f"{name}.npz").is_file():
             continue
-        clips = features.table[features.table.split == split].reset_index(drop=True)
         emb, logits = infer(models[group], np.asarray(features.logmel[split][rows]),
-                            clips.n_frames.to_numpy()[rows], config.crop_frames, device, heads=heads, groups=types)
-        tmp = parts_dir / f".{name}.tmp.npz"
-        np.savez(tmp, rows=rows, embeddings=emb, logits=logits)
-        tmp.replace(parts_dir / f"{name}.npz")
+                            clips[split].n_frames.to_numpy()[rows], config.crop_frames, device, heads=heads, groups=types)
+        with atomic_file(parts_dir / f"{name}.npz") as tmp, open(tmp, "wb") as f:
+            np.savez(f, rows=rows, embeddings=emb, logits=logits)
     if world > 1:
         dist.barrier()
     if rank > 0:
@@ -128,8 +118,7 @@ def embed(checkpoint: str | Path, features: FeatureSet, device: str = "cpu", par
     tables, embs, logits = [], [], []
     for name, split, *_ in jobs:
         with np.load(parts_dir / f"{name}.npz") as part:
-            clips = features.table[features.table.split == split].reset_index(drop=True)
-            tables.append(clips.iloc[part["rows"]])
+            tables.append(clips[split].iloc[part["rows"]])
             embs.append(part["embeddings"])
             logits.append(part["logits"])
     manifest = {
@@ -138,8 +127,7 @@ def embed(checkpoint: str | Path, features: FeatureSet, device: str = "cpu", par
         "embed_seconds": time.perf_counter() - start, "device": device, "world_size": world,
         "versions": {"torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version()},
     }
-    return EmbeddingCache(pd.concat(tables).reset_index(drop=True), np.concatenate(embs), np.concatenate(logits),
-                          manifest, parts_dir=parts_dir)
+    return EmbeddingCache(pd.concat(tables).reset_index(drop=True), np.concatenate(embs), np.concatenate(logits), manifest)
 
 
 PART_CLIPS = 2048  # clips per resumable embedding part
@@ -148,12 +136,17 @@ PART_CLIPS = 2048  # clips per resumable embedding part
 def _parts(features: FeatureSet, groups: dict[str, list[str]]):
     """(part name, split, model group, row indices within the split, machine type per row), every clip once."""
     for split in features.logmel:
-        clips = features.table[features.table.split == split].reset_index(drop=True)
+        clips = features.split(split)[0]
         for group, members in groups.items():
             rows = np.flatnonzero(clips.machine_type.isin(members).to_numpy())
             for n, start in enumerate(range(0, len(rows), PART_CLIPS)):
                 part = rows[start:start + PART_CLIPS]
                 yield f"{split}-{group}-{n:04d}", split, group, part, clips.machine_type.to_numpy()[part]
+
+
+def _parts_dir(checkpoint: str | Path, sha: str) -> Path:
+    """Where `embed` keeps its parts by default: beside the checkpoint, named after its content."""
+    return Path(checkpoint).parent / f"embed-{sha[:12]}"
 
 
 def _sha256(path) -> str:
@@ -176,7 +169,7 @@ def build(table: pd.DataFrame, config: TrainConfig, cache_root: str | Path, devi
             if cache is not None:
                 cache.manifest["key"] = key
                 cache.save(path)
-                shutil.rmtree(cache.parts_dir, ignore_errors=True)
+                shutil.rmtree(_parts_dir(checkpoint, cache.manifest["checkpoint_sha256"]), ignore_errors=True)
     cache = EmbeddingCache.load(path)
     expected = {"key": key, "feature_key": features.key, "config": asdict(config)}
     found = {k: cache.manifest.get(k) for k in expected}

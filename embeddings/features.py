@@ -4,8 +4,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,6 +15,7 @@ import torch
 import torchaudio
 from tqdm import tqdm
 
+from bench.atomic import atomic_folder
 from bench.dcase import SAMPLE_RATE
 from bench.errors import DataError
 from bench.locking import exclusive
@@ -130,9 +129,7 @@ def load_features(table: pd.DataFrame, cache_root: str | Path, config: LogMelCon
 
 def _write_features(table: pd.DataFrame, config: LogMelConfig, device: str, folder: Path) -> None:
     """Compute into a temp folder, manifest last, then rename: a killed run leaves nothing that looks complete."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    with atomic_folder(folder) as tmp:  # replaces a folder without a manifest: a leftover, never data
         parts = []
         for split in ("train", "dev", "eval"):
             rows = table[table.split == split].reset_index(drop=True)
@@ -143,8 +140,3 @@ def _write_features(table: pd.DataFrame, config: LogMelConfig, device: str, fold
             parts.append(rows.assign(n_frames=frames))
         pd.concat(parts).to_csv(tmp / "clips.csv", index=False)
         (tmp / "manifest.json").write_text(json.dumps({"config": asdict(config), "version": FEATURE_VERSION}))
-        shutil.rmtree(folder, ignore_errors=True)  # a folder without a manifest is a leftover, never data
-        tmp.rename(folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise

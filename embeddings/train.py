@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import copy
+import functools
 import json
-import os
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -16,6 +16,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from bench import metrics
+from bench.atomic import atomic_file
 from bench.locking import exclusive
 from embeddings.classifier import Classifier, infer, pad_frames, softmax_score
 from embeddings.config import TrainConfig
@@ -25,15 +26,20 @@ from embeddings.heads import LOSSES
 from embeddings.schedule import lr_at
 
 
-def atomic_save(obj, path: Path) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+def _save(obj, path: Path) -> None:
+    with atomic_file(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def _epoch_seed(config: TrainConfig, epoch: int) -> int:
     # Every epoch draws from its own seed, so a run resumed at an epoch boundary repeats the uninterrupted one.
     return config.seed * 100_003 + epoch
+
+
+def loss_of(config: TrainConfig):
+    """The configured loss as a function of (logits, targets)."""
+    return functools.partial(LOSSES[config.loss], smoothing=config.label_smoothing, alpha=config.focal_alpha,
+                             gamma=config.focal_gamma)
 
 
 class TrainStep(torch.nn.Module):
@@ -44,12 +50,11 @@ class TrainStep(torch.nn.Module):
         self.model, self.config = model, config
 
     def forward(self, x, y, y2=None, lam=1.0):
-        c = self.config
-        loss_fn, kw = LOSSES[c.loss], dict(smoothing=c.label_smoothing, alpha=c.focal_alpha, gamma=c.focal_gamma)
+        loss_fn = loss_of(self.config)
         emb = self.model.embed(x)
-        loss = lam * loss_fn(self.model.head(emb, y), y, **kw)
+        loss = lam * loss_fn(self.model.head(emb, y), y)
         if y2 is not None:
-            loss = loss + (1 - lam) * loss_fn(self.model.head(emb, y2), y2, **kw)
+            loss = loss + (1 - lam) * loss_fn(self.model.head(emb, y2), y2)
         return loss
 
 
@@ -163,7 +168,7 @@ def fit(config: TrainConfig, train: tuple[pd.DataFrame, np.ndarray], dev, num_cl
             shown.update({k: f"{record[k]:.3f}" for k in ("loss", "auc", "pauc") if k in record})
             bar.set_postfix(shown)
             # checkpoint first, then the log line: a kill between the two is mended by _truncate_log on resume
-            atomic_save({"config": asdict(config), "model": model.state_dict(), "optimizer": opt.state_dict(), "state": state}, last)
+            _save({"config": asdict(config), "model": model.state_dict(), "optimizer": opt.state_dict(), "state": state}, last)
             with open(run_dir / "metrics.jsonl", "a") as f:
                 f.write(json.dumps(record) + "\n")
     if state["best_state"] is not None and state["epoch"] == config.epochs:
@@ -182,7 +187,7 @@ def finetune_heads(model: Classifier, config: TrainConfig, train, device) -> dic
     """Per machine type, a copy of the classifier head trained on that type's clips alone (backbone frozen)."""
     clips, logmel = train
     emb, _ = infer(model, logmel, clips.n_frames.to_numpy(), config.crop_frames, device)
-    heads = {}
+    heads, loss_fn = {}, loss_of(config)
     for machine_type in sorted(clips.machine_type.unique()):
         rows = np.flatnonzero(clips.machine_type.to_numpy() == machine_type)
         head = copy.deepcopy(model.head).train()
@@ -191,8 +196,7 @@ def finetune_heads(model: Classifier, config: TrainConfig, train, device) -> dic
         x, y = torch.from_numpy(emb[rows]).to(device), torch.as_tensor(clips.class_index.to_numpy()[rows], device=device)
         for _ in range(config.finetune_epochs):
             for idx in torch.randperm(len(rows), generator=gen).to(device).split(config.batch_size):
-                loss = LOSSES[config.loss](head(x[idx], y[idx]), y[idx], smoothing=config.label_smoothing,
-                                           alpha=config.focal_alpha, gamma=config.focal_gamma)
+                loss = loss_fn(head(x[idx], y[idx]), y[idx])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -230,7 +234,7 @@ def _train(config: TrainConfig, features: FeatureSet, run_dir: Path, device: str
             saved["heads"].update({t: h.state_dict() for t, h in finetune_heads(model, config, train_part, device).items()})
     saved["train_seconds"] = time.perf_counter() - start
     if is_main():
-        atomic_save(saved, out)
+        _save(saved, out)
 
 
 def _select(split, machine_types):

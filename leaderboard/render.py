@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.atomic import write_text
 from bench.metrics import summarize
 from methods.registry import slug
 
@@ -85,8 +86,5 @@ def render(results_dir: Path, out: Path) -> str:
         parts += _method_section(method, {split: t[method] for split, t in tables.items() if method in t})
     parts += ["![t-SNE of test embeddings](plots/tsne.png)", ""]
     text = "\n".join(parts)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(text)
-    tmp.replace(out)
+    write_text(out, text)
     return text

@@ -115,9 +115,3 @@ def flat_index(base: np.ndarray, metric: str = "l2", device: str = "cpu", backen
         raise ValueError(f"unknown metric {metric!r}; use cosine or l2")
     backend = backend_for(device) if backend == "auto" else backend
     return (FaissIndex if backend == "faiss" else TorchIndex)(base, metric, device)
-
-
-def search(base: np.ndarray, query: np.ndarray, k: int, metric: str = "l2", device: str = "cpu",
-           backend: str = "auto") -> tuple[np.ndarray, np.ndarray]:
-    """Distances and indices of the k nearest `base` rows for each `query` row (one-off `flat_index` search)."""
-    return flat_index(base, metric, device, backend).search(query, k)

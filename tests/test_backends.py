@@ -4,15 +4,15 @@ import pytest
 import torch
 
 from methods import Bundle, get_scorer
-from methods.neighbors import search
+from methods.neighbors import flat_index
 
 
 @pytest.mark.parametrize("metric", ["l2", "cosine"])
 def test_torch_neighbour_search_equals_faiss(metric):
     rng = np.random.default_rng(0)
     base, query = rng.normal(size=(200, 32)), rng.normal(size=(30, 32))
-    d_faiss, i_faiss = search(base, query, 5, metric, backend="faiss")
-    d_torch, i_torch = search(base, query, 5, metric, backend="torch")
+    d_faiss, i_faiss = flat_index(base, metric, backend="faiss").search(query, 5)
+    d_torch, i_torch = flat_index(base, metric, backend="torch").search(query, 5)
     np.testing.assert_allclose(d_torch, d_faiss, rtol=1e-4, atol=1e-5)
     assert (i_torch == i_faiss).mean() > 0.99
 

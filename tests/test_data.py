@@ -1,5 +1,4 @@
 import numpy as np
-import pytest
 import soundfile as sf
 
 from bench.dcase import DEV_IDS, EVAL_IDS, clip_counts, load_dataset, read_ground_truth
