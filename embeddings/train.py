@@ -47,14 +47,13 @@ class TrainStep(torch.nn.Module):
 
     def __init__(self, model: Classifier, config: TrainConfig):
         super().__init__()
-        self.model, self.config = model, config
+        self.model, self.loss_fn = model, loss_of(config)
 
     def forward(self, x, y, y2=None, lam=1.0):
-        loss_fn = loss_of(self.config)
         emb = self.model.embed(x)
-        loss = lam * loss_fn(self.model.head(emb, y), y)
+        loss = lam * self.loss_fn(self.model.head(emb, y), y)
         if y2 is not None:
-            loss = loss + (1 - lam) * loss_fn(self.model.head(emb, y2), y2)
+            loss = loss + (1 - lam) * self.loss_fn(self.model.head(emb, y2), y2)
         return loss
 
 
