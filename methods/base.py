@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+import torch
 
 from bench.errors import DataError
 
@@ -26,6 +27,23 @@ def _all_finite(x: np.ndarray) -> bool:
     return bool(np.isfinite(np.dot(flat, flat)))
 
 
+def nonfinite_error(values: np.ndarray, name: str) -> DataError:
+    """The error for an array found non-finite by a cheap check; names the first bad row."""
+    bad = ~np.isfinite(values).all(1)
+    if not bad.any():  # finite, but large enough that squares overflow float32
+        return DataError(f"{name}: values up to {np.abs(values).max():.3g} overflow float32 arithmetic; "
+                         "rescale the embeddings")
+    return DataError(f"{name} row {np.argmax(bad)} (and {bad.sum() - 1} more) is NaN or inf; "
+                     "the model diverged: retrain, or drop those clips")
+
+
+def require_finite(summary: torch.Tensor, values: np.ndarray, name: str) -> None:
+    """Refuse `values` when `summary`, per-row norms or sums computed from them anyway, is not finite:
+    a NaN or inf in a row reaches its summary, so this costs no extra pass over the data."""
+    if not bool(torch.isfinite(summary).all()):
+        raise nonfinite_error(np.asarray(values), name)
+
+
 def check_bundles(scorer: "Scorer", bundles: list[Bundle], dim: int | None = None) -> int:
     """Refuse input a scorer would crash on deep inside BLAS or faiss; returns the embedding size."""
     for b in bundles:
@@ -36,12 +54,10 @@ def check_bundles(scorer: "Scorer", bundles: list[Bundle], dim: int | None = Non
         if b.embeddings.shape[1] != dim:
             raise DataError(f"{b.name}: {b.embeddings.shape[1]}-dimensional embeddings, but {scorer!r} was fitted on "
                             f"{dim}-dimensional ones; score with embeddings from the same model")
-        for field in scorer.reads:  # only what the scorer uses: softmax ignores a NaN embedding
+        for field in [f for f in scorer.reads if f not in scorer.checks_finite]:  # softmax ignores a NaN embedding
             values = getattr(b, field)
             if not _all_finite(values):
-                bad = ~np.isfinite(values).all(1)
-                raise DataError(f"{b.name}: {field} row {np.argmax(bad)} (and {bad.sum() - 1} more) is NaN or inf; "
-                                "the model diverged: retrain, or drop those clips")
+                raise nonfinite_error(values, f"{b.name}: {field}")
     return dim
 
 
@@ -51,12 +67,14 @@ class Scorer:
     Subclasses set `name`, take hyperparameters (with defaults) as keyword arguments of `__init__`, and
     implement `fit` and `score`. `fit_many`/`score_many` run all IDs at once; override them for one
     batched (GPU) call instead of the per-ID loop. `requires` names optional packages the scorer needs;
-    `reads` the Bundle fields it uses, which are checked for NaN/inf before fitting and scoring.
+    `reads` the Bundle fields it uses, which are checked for NaN/inf before fitting and scoring, except
+    `checks_finite`: those the scorer checks itself (`require_finite`) from norms or sums it computes anyway.
     """
 
     name: ClassVar[str] = ""
     requires: ClassVar[tuple[str, ...]] = ()
     reads: ClassVar[tuple[str, ...]] = ("embeddings", "logits")
+    checks_finite: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, device: str = "cpu"):
         self.device = device

@@ -11,6 +11,7 @@ class KNNScorer(Scorer):
 
     name = "knn"
     reads = ("embeddings",)
+    checks_finite = ("embeddings",)  # by the index, from its row norms
 
     def __init__(self, k=5, metric="cosine", aggregate="mean", device="cpu"):
         super().__init__(device)
@@ -22,9 +23,9 @@ class KNNScorer(Scorer):
         return self.k
 
     def fit(self, train: Bundle):
-        self.index_ = flat_index(train.embeddings, self.metric, self.device)
+        self.index_ = flat_index(train.embeddings, self.metric, self.device, name=f"{train.name}: embeddings")
         return self
 
     def score(self, test: Bundle) -> np.ndarray:
-        dist, _ = self.index_.search(test.embeddings, self.k)
+        dist, _ = self.index_.search(test.embeddings, self.k, f"{test.name}: embeddings")
         return dist.mean(1) if self.aggregate == "mean" else dist[:, -1]

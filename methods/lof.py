@@ -14,6 +14,7 @@ class LOFScorer(Scorer):
 
     name = "lof"
     reads = ("embeddings",)
+    checks_finite = ("embeddings",)  # by the index, from its row norms
 
     def __init__(self, k=5, metric="l2", device="cpu"):
         super().__init__(device)
@@ -25,7 +26,7 @@ class LOFScorer(Scorer):
     def fit(self, train: Bundle):
         x = train.embeddings
         k = min(self.k, len(x) - 1)
-        self.index_ = flat_index(x, self.metric, self.device)
+        self.index_ = flat_index(x, self.metric, self.device, name=f"{train.name}: embeddings")
         dist, idx = self.index_.search_self(k + 1)
         # drop each point's match with itself (first column, or wherever a duplicate put it)
         keep = idx != np.arange(len(x))[:, None]
@@ -41,5 +42,5 @@ class LOFScorer(Scorer):
         return 1.0 / (reach.mean(1) + 1e-10)
 
     def score(self, test: Bundle) -> np.ndarray:
-        dist, idx = self.index_.search(test.embeddings, self.k_)
+        dist, idx = self.index_.search(test.embeddings, self.k_, f"{test.name}: embeddings")
         return self.lrd_[idx].mean(1) / self._lrd(dist, idx)

@@ -189,14 +189,30 @@ def _bundles(rng, n=20, d=8, name="fan id_00 training clips"):
     return Bundle(rng.standard_normal((n, d)).astype(np.float32), np.zeros((n, 3), np.float32), np.zeros(n, int), name)
 
 
-@pytest.mark.parametrize("method", ["centroid", "gmm", "knn", "lof", "softmax"])
-def test_nan_inputs_are_refused_naming_the_id(method):
-    scorer = get_scorer(method)
-    for field in scorer.reads:
-        train = _bundles(np.random.default_rng(0))
-        getattr(train, field)[3, 1] = np.inf if field == "logits" else np.nan
-        with pytest.raises(DataError, match=f"fan id_00 training clips: {field} row 3 .* NaN or inf"):
-            scorer.fit_many([train])
+FIELDS_READ = {"centroid": "embeddings", "gmm": "embeddings", "knn": "embeddings", "lof": "embeddings",
+               "knn:metric=l2": "embeddings", "lof:metric=cosine": "embeddings", "softmax": "logits"}
+
+
+@pytest.mark.parametrize("spec", FIELDS_READ)
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("split", ["training", "test"])
+def test_nan_inputs_are_refused_naming_the_id_and_row(spec, bad, split):
+    """Whether checked up front or from the norms a scorer computes anyway (kNN, LOF), the error is the same."""
+    from methods.registry import parse_methods
+    [(name, options)] = parse_methods(spec)
+    field, rng = FIELDS_READ[spec], np.random.default_rng(0)
+    scorer = get_scorer(name, **options)
+    train, test = _bundles(rng), _bundles(rng, name="fan id_00 dev test clips")
+    getattr(train if split == "training" else test, field)[3, 1] = bad
+    with pytest.raises(DataError, match=f"fan id_00 .*{split} clips: {field} row 3 \\(and 0 more\\) is NaN or inf"):
+        scorer.fit_many([train]).score_many([test])
+
+
+def test_overflowing_embeddings_are_refused_as_such():
+    train = _bundles(np.random.default_rng(0))
+    train.embeddings[3] = 1e30
+    with pytest.raises(DataError, match="training clips: embeddings: values up to 1e\\+30 overflow float32"):
+        get_scorer("knn").fit_many([train])
 
 
 @pytest.mark.parametrize("method", ["centroid", "gmm", "knn", "lof"])
