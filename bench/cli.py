@@ -161,7 +161,7 @@ def cmd_leaderboard(args) -> None:
 def cmd_speed(args) -> None:
     from bench.speed import run_speed
     _, _, text = run_speed(quick=args.quick, dims=args.dims, devices=args.devices, repeats=args.repeats,
-                           json_path=args.json, out=args.out, argv=" ".join(sys.argv[2:]),
+                           json_path=args.json, out=args.out, argv=" ".join(sys.argv[2:]), embeddings=args.embeddings,
                            progress=lambda m: print(m, file=sys.stderr))
     print(text)
 
@@ -225,6 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     speed.add_argument("--dims", type=int, nargs="+", default=None, help="embedding sizes (default 2048 512)")
     speed.add_argument("--devices", nargs="+", choices=["cpu", "cuda"], default=None)
     speed.add_argument("--repeats", type=int, default=3)
+    speed.add_argument("--embeddings", type=Path, default=None, metavar="CACHE",
+                       help="time the scorers on a real embedding cache (a folder under .cache/embeddings/) "
+                            "instead of synthetic DCASE-scale embeddings")
     speed.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
     speed.add_argument("--out", type=Path, default=Path("leaderboard/SPEED.md"))
     speed.set_defaults(func=cmd_speed)

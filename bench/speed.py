@@ -119,11 +119,21 @@ def agrees(check, ours, ref) -> bool:
     return True
 
 
-def scorer_rows(dims, n_ids, n_train, n_test, devices, repeats, n_components, progress=print):
+def cache_embeddings(path) -> list[tuple[Bundle, Bundle]]:
+    """(training, test) bundles per machine ID of a real embedding cache, the folder `bench embed` writes."""
+    from bench.runner import bundle, machine_groups
+    from embeddings.cache import EmbeddingCache
+    cache = EmbeddingCache.load(path)
+    return [(bundle(cache, train, f"{t} id_{i} training clips"), bundle(cache, test, f"{t} id_{i} {split} test clips"))
+            for split in ("dev", "eval") for t, i, train, test in machine_groups(cache, split) if len(test)]
+
+
+def scorer_rows(datasets, devices, repeats, n_components, progress=print):
+    """One row per scorer and device for each data set (a list of (training, test) bundles per ID)."""
     rows = []
-    for dim in dims:
+    for pairs in datasets:
+        dim = pairs[0][0].embeddings.shape[1]
         totals = {device: 0.0 for device in devices}
-        pairs = synthetic_embeddings(n_ids, n_train, n_test, dim)
         for case in cases(n_components):
             ref = None
             if case.reference:
@@ -292,8 +302,7 @@ def render(rows, throughput, config: dict) -> str:
     lines = ["# Speed", "",
              f"Measured {time.strftime('%Y-%m-%d %H:%M')} by `bench speed {config['argv']}` on {machine()}; "
              f"torch {torch.__version__}, numpy {np.__version__}, python {platform.python_version()}.", "",
-             f"Synthetic DCASE-scale embeddings: {config['ids']} IDs x {config['train']} normal training and "
-             f"{config['test']} test embeddings. Seconds are fit + score over all IDs, median of up to "
+             f"{config['source']}. Seconds are fit + score over all IDs, median of up to "
              f"{config['repeats']} runs after a warm-up (runs = how many); peak = the process's peak RSS during the runs (data included) on the CPU, "
              "peak allocated on the GPU. `agrees`: equal scores (LOF, kNN, centroid) or a mean log-likelihood "
              "not worse than scikit-learn's (GMM), on the same data.", "",
@@ -309,19 +318,34 @@ def render(rows, throughput, config: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def describe(pairs, source: str) -> str:
+    """What the embeddings are, for the page: their source, IDs and clips per ID."""
+    def span(sizes):
+        return f"{min(sizes)}" if min(sizes) == max(sizes) else f"{min(sizes)}-{max(sizes)}"
+    return (f"{source}: {len(pairs)} IDs x {span([len(t.embeddings) for t, _ in pairs])} normal training and "
+            f"{span([len(t.embeddings) for _, t in pairs])} test embeddings")
+
+
 def run_speed(quick=False, dims=None, devices=None, repeats=3, json_path=None, out=Path("leaderboard/SPEED.md"),
-              argv="", progress=print):
+              argv="", embeddings=None, progress=print):
+    """`embeddings`: a real embedding cache folder to time the scorers on, instead of synthetic embeddings."""
     devices = devices or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
     if quick:
         dims, ids, train, test, repeats, components = dims or [512], 8, 400, 100, 1, 2
     else:
         dims, ids, train, test, components = dims or [2048, 512], 41, 1000, 250, 4
-    rows = scorer_rows(dims, ids, train, test, devices, repeats, components, progress)
+    if embeddings:
+        datasets = [cache_embeddings(embeddings)]
+        source = describe(datasets[0], f"Embeddings of the cache `{embeddings}`")
+    else:
+        datasets = [synthetic_embeddings(ids, train, test, dim) for dim in dims]
+        source = describe(datasets[0], "Synthetic DCASE-scale embeddings")
+    rows = scorer_rows(datasets, devices, repeats, components, progress)
     progress("  throughput: log-mel and training ...")
     throughput = feature_throughput(devices, n_clips=16 if quick else 64)
     for device in devices:
         throughput += training_throughput(device, model="iresnet_small" if quick else "iresnet50", steps=2 if quick else 4)
-    text = render(rows, throughput, dict(argv=argv, ids=ids, train=train, test=test, repeats=repeats))
+    text = render(rows, throughput, dict(argv=argv, source=source, repeats=repeats))
     if out:
         write_text(out, text)
     if json_path:

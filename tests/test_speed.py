@@ -11,13 +11,13 @@ def test_synthetic_embeddings_have_dcase_shape():
 
 
 def test_every_scorer_agrees_with_its_reference_on_the_speed_data():
-    rows = scorer_rows([24], n_ids=3, n_train=120, n_test=30, devices=["cpu"], repeats=1, n_components=2,
-                       progress=lambda m: None)
+    rows = scorer_rows([synthetic_embeddings(n_ids=3, n_train=120, n_test=30, dim=24)], devices=["cpu"], repeats=1,
+                       n_components=2, progress=lambda m: None)
     checked = [r for r in rows if r["reference"]]
     assert {r["scorer"].split("(")[0] for r in checked} == {"centroid", "knn", "lof", "gmm"}
     assert all(r["agrees"] for r in checked), [r for r in checked if not r["agrees"]]
     assert all(r["seconds"] > 0 and r["speedup"] == r["reference_seconds"] / r["seconds"] for r in checked)
-    text = render(rows, [], dict(argv="", ids=3, train=120, test=30, repeats=1))
+    text = render(rows, [], dict(argv="", source="synthetic", repeats=1))
     assert text.count("| yes |") == len(checked)
 
 
@@ -31,3 +31,28 @@ def test_quick_run_writes_markdown_and_json(tmp_path, monkeypatch):
     stored = json.loads((tmp_path / "speed.json").read_text())
     assert [set(r) for r in stored] == [{"scorer", "backend", "dim", "seconds", "reference_seconds", "speedup", "agrees"}] * len(rows)
     assert (tmp_path / "SPEED.md").read_text() == text and "| stage | device | clips/s |" in text
+
+
+def test_speed_runs_on_a_real_embedding_cache(built, tmp_path, monkeypatch):
+    """`bench speed --embeddings CACHE`: the trained cache's IDs and clips, not synthetic ones."""
+    import bench.speed as speed
+    from bench.cli import main
+    monkeypatch.setattr(speed, "feature_throughput", lambda devices, n_clips: [])
+    monkeypatch.setattr(speed, "training_throughput", lambda device, model, steps: [])
+    table, cache = built
+    main(["speed", "--quick", "--embeddings", str(cache.path), "--out", str(tmp_path / "SPEED.md"),
+          "--json", str(tmp_path / "speed.json")])
+    text, rows = (tmp_path / "SPEED.md").read_text(), json.loads((tmp_path / "speed.json").read_text())
+    n_ids = table[table.split != "train"].groupby(["machine_type", "machine_id"]).ngroups
+    assert f"Embeddings of the cache `{cache.path}`: {n_ids} IDs x " in text
+    assert {r["dim"] for r in rows} == {cache.embeddings.shape[1]}
+    assert all(r["agrees"] for r in rows if r["reference_seconds"] is not None), rows
+
+
+def test_speed_refuses_a_folder_that_is_not_an_embedding_cache(tmp_path, capsys):
+    import pytest
+    from bench.cli import main
+    with pytest.raises(SystemExit) as exit_:
+        main(["speed", "--quick", "--embeddings", str(tmp_path)])
+    assert exit_.value.code == 2
+    assert f"{tmp_path}: not an embedding cache" in capsys.readouterr().err
