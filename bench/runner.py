@@ -81,12 +81,18 @@ def fit_and_score(scorer, trains: list[Bundle], tests: list[Bundle], device: str
     return scores, fitted - start, now() - fitted
 
 
-def score_split(name: str, options: dict, cache: EmbeddingCache, split: str, device: str):
-    """Fit on each ID's normal training clips, score its test clips; also a held-out decision threshold per ID."""
+def split_bundles(cache: EmbeddingCache, split: str):
+    """`machine_groups` of the split, with each ID's training and test bundles, named for error messages."""
     groups = list(machine_groups(cache, split))
     ids = [f"{t} id_{i}" for t, i, _, _ in groups]
     trains = [bundle(cache, g[2], f"{n} training clips") for n, g in zip(ids, groups)]
     tests = [bundle(cache, g[3], f"{n} {split} test clips") for n, g in zip(ids, groups)]
+    return groups, ids, trains, tests
+
+
+def score_split(name: str, options: dict, cache: EmbeddingCache, split: str, device: str):
+    """Fit on each ID's normal training clips, score its test clips; also a held-out decision threshold per ID."""
+    groups, ids, trains, tests = split_bundles(cache, split)
     scorer = get_scorer(name, device, **options)
     scores, fit_s, score_s = fit_and_score(scorer, trains, tests, device)
     scorer.close()

@@ -121,11 +121,10 @@ def agrees(check, ours, ref) -> bool:
 
 def cache_embeddings(path) -> list[tuple[Bundle, Bundle]]:
     """(training, test) bundles per machine ID of a real embedding cache, the folder `bench embed` writes."""
-    from bench.runner import bundle, machine_groups
+    from bench.runner import split_bundles
     from embeddings.cache import EmbeddingCache
     cache = EmbeddingCache.load(path)
-    return [(bundle(cache, train, f"{t} id_{i} training clips"), bundle(cache, test, f"{t} id_{i} {split} test clips"))
-            for split in ("dev", "eval") for t, i, train, test in machine_groups(cache, split) if len(test)]
+    return [pair for split in ("dev", "eval") for pair in zip(*split_bundles(cache, split)[2:])]
 
 
 def scorer_rows(datasets, devices, repeats, n_components, progress=print):

@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from bench.speed import render, run_speed, scorer_rows, synthetic_embeddings
 
 
@@ -50,7 +52,6 @@ def test_speed_runs_on_a_real_embedding_cache(built, tmp_path, monkeypatch):
 
 
 def test_speed_refuses_a_folder_that_is_not_an_embedding_cache(tmp_path, capsys):
-    import pytest
     from bench.cli import main
     with pytest.raises(SystemExit) as exit_:
         main(["speed", "--quick", "--embeddings", str(tmp_path)])
