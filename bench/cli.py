@@ -40,16 +40,20 @@ def cmd_data_baseline(args) -> None:
     tables = spectrum_distance_baseline(load_features(load_dataset(args.dir, skip_bad=args.skip_bad), args.cache))
     for split, table in tables.items():
         print(f"{split}: mean log-mel spectrum distance to the ID's training mean (AUC / pAUC, %)")
-        print(tabulate((100 * table).reset_index(), headers=["type", "AUC", "pAUC"], floatfmt=".2f", tablefmt="github", showindex=False))
+        _print_auc_table(table)
+
+
+def _print_auc_table(summary) -> None:
+    """A `metrics.summarize` table in %: machine types, mean, hmean."""
+    print(tabulate((100 * summary).reset_index(), headers=["type", "AUC", "pAUC"], floatfmt=".2f", tablefmt="github",
+                   showindex=False))
 
 
 def cmd_evaluate(args) -> None:
     from bench.dcase import load_dataset
     from bench.evaluate import evaluate_submission
     from bench.metrics import summarize
-    per_id = evaluate_submission(args.folder, load_dataset(args.data, check_audio=False))
-    print(tabulate((100 * summarize(per_id)).reset_index(), headers=["type", "AUC", "pAUC"], floatfmt=".2f",
-                   tablefmt="github", showindex=False))
+    _print_auc_table(summarize(evaluate_submission(args.folder, load_dataset(args.data, check_audio=False))))
 
 
 def _overrides(pairs: list[str]) -> dict:

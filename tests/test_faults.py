@@ -242,16 +242,16 @@ def _bench(*args, stderr=subprocess.PIPE):
 
 @pytest.fixture
 def cache_copy(built, cache_root, tmp_path):
-    """A private copy of the session's trained cache, to damage."""
+    """A private copy of the session's trained cache, to damage: (clip table, cache root, the trained entry's
+    embedding folder). Other tests may have added entries to the session cache, so the folder is named by key."""
     shutil.copytree(cache_root, tmp_path / "cache", ignore=shutil.ignore_patterns("*.lock"))
-    return built[0], tmp_path / "cache"
+    return built[0], tmp_path / "cache", tmp_path / "cache" / "embeddings" / built[1].manifest["key"]
 
 
 @pytest.mark.slow
 def test_half_written_caches_are_rebuilt_never_read(cache_copy, monkeypatch):
-    table, root = cache_copy
+    table, root, emb_dir = cache_copy
     features = load_features(table, root)
-    emb_dir = next(p for p in (root / "embeddings").iterdir() if p.is_dir())
     feat_dir = root / "features" / features.key
     # what a kill leaves: the final folder without its manifest (and a stray temp folder)
     (emb_dir / "manifest.json").unlink()
@@ -275,8 +275,8 @@ def _counting(fn, calls):
 
 @pytest.mark.slow
 def test_cache_of_another_config_or_version_is_detected(cache_copy):
-    table, root = cache_copy
-    emb_manifest = next(p for p in (root / "embeddings").iterdir() if p.is_dir()) / "manifest.json"
+    table, root, emb_dir = cache_copy
+    emb_manifest = emb_dir / "manifest.json"
     manifest = json.loads(emb_manifest.read_text())
     emb_manifest.write_text(json.dumps({**manifest, "config": {**manifest["config"], "epochs": 99}}))
     with pytest.raises(StaleCacheError, match="describes another data set or config.*config differ"):
