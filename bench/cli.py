@@ -43,6 +43,30 @@ def cmd_data_baseline(args) -> None:
         _print_auc_table(table)
 
 
+def cmd_data_import(args) -> None:
+    from bench.importer import import_release_clips
+    out, skipped = import_release_clips(args.src, args.out)
+    for line in skipped:
+        print(f"skipped {line}")
+    print(f"wrote {out}: {sum(1 for _ in out.rglob('*.wav'))} clips")
+
+
+def cmd_data_compare(args) -> None:
+    from bench.datastats import compare, type_stats
+    from bench.dcase import load_dataset
+    tables = [type_stats(load_dataset(root, skip_bad=args.skip_bad, check_audio=False), args.max_clips)
+              for root in (args.a, args.b)]
+    table = compare(*tables)
+    if table.empty:
+        raise UsageError(f"{args.a} and {args.b} share no machine type with normal clips; nothing to compare")
+    print(f"A = {args.a}\nB = {args.b}\nlog-mel 1024/512/128 in dB; normal clips unless named; "
+          "anomaly dist = RMS over bands of (mean anomaly - mean normal spectrum)")
+    print(tabulate(table, headers="keys", floatfmt=".2f", tablefmt="github", showindex=False))
+    if args.json:
+        from bench.atomic import write_text
+        write_text(args.json, table.to_json(orient="records", indent=1))
+
+
 def _print_auc_table(summary) -> None:
     """A `metrics.summarize` table in %: machine types, mean, hmean."""
     print(tabulate((100 * summary).reset_index(), headers=["type", "AUC", "pAUC"], floatfmt=".2f", tablefmt="github",
@@ -189,6 +213,19 @@ def build_parser() -> argparse.ArgumentParser:
     base.add_argument("--cache", type=Path, default=Path(".cache"))
     base.add_argument("--skip-bad", action="store_true")
     base.set_defaults(func=cmd_data_baseline)
+
+    imp = data.add_parser("import", help="lay loose DCASE release clips (normal|anomaly_id_XX_N.wav under a "
+                          "machine-type folder) out as a DCASE tree")
+    imp.add_argument("src", type=Path)
+    imp.add_argument("out", type=Path)
+    imp.set_defaults(func=cmd_data_import)
+    comp = data.add_parser("compare", help="per machine type, log-mel statistics of two data roots side by side")
+    comp.add_argument("a", type=Path)
+    comp.add_argument("b", type=Path)
+    comp.add_argument("--max-clips", type=int, default=200, help="per machine type and class, spread over the clips")
+    comp.add_argument("--skip-bad", action="store_true")
+    comp.add_argument("--json", type=Path, default=None)
+    comp.set_defaults(func=cmd_data_compare)
 
     evaluate = sub.add_parser("evaluate", help="AUC/pAUC of a folder of DCASE submission files (anomaly_score_*.csv)")
     evaluate.add_argument("folder", type=Path, help="one method's dev/ or eval/ folder of anomaly_score_<type>_id_<XX>.csv")

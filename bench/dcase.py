@@ -58,12 +58,13 @@ def check_wav(path: Path) -> str | None:
         info = sf.info(str(path))
     except Exception as exc:  # libsndfile raises several types for unreadable files
         return f"unreadable WAV ({exc.__class__.__name__}: {str(exc).strip()[:80]})"
-    if info.format != "WAV":
+    if info.format not in ("WAV", "WAVEX"):  # WAVEX: the WAVE_FORMAT_EXTENSIBLE header sox and ffmpeg write
         return f"a {info.format} file, not a RIFF WAV (convert it: `sox in out.wav`)"
+    if info.channels != 1:
+        return (f"{info.channels} channels, expected mono; the DCASE release kept one microphone of each recording "
+                "(MIMII's 8-channel array: channel 1), so take one: `sox in.wav out.wav remix 1`")
     if info.samplerate != SAMPLE_RATE:
         return f"sample rate {info.samplerate} Hz, expected {SAMPLE_RATE} Hz (resample it, e.g. `sox in.wav -r 16000 out.wav`)"
-    if info.channels != 1:
-        return f"{info.channels} channels, expected mono (take one channel of the array)"
     if info.subtype != "PCM_16":
         return f"sample format {info.subtype}, expected 16-bit PCM as in DCASE (convert: `sox in.wav -b 16 out.wav`)"
     if info.frames == 0:

@@ -1,0 +1,89 @@
+"""Lay loose DCASE 2020 release clips (as repositories and downloads scatter them) out as a DCASE tree.
+
+Clips are found anywhere under a folder by their release names (`normal_id_XX_N.wav`, `anomaly_id_XX_N.wav`);
+the machine type comes from a folder name on the clip's path (case-insensitive). Per machine ID the first
+normal clip and every anomaly become test clips and the other normals training clips, so every ID with
+two normals or more has both. Byte-identical copies are kept once.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from collections import defaultdict
+from pathlib import Path
+
+from bench.atomic import atomic_folder
+from bench.dcase import MACHINE_TYPES, check_wav
+from bench.errors import DataError
+
+_RELEASE_NAME = re.compile(r"^(normal|anomaly)_id_(\d{2})_\d+\.wav$")
+_TYPE_BY_FOLDER = {t.lower(): t for t in MACHINE_TYPES}
+
+
+def machine_type_of(path: Path) -> str | None:
+    """The machine type named by the nearest folder on `path` (e.g. `samples/toycar/` -> ToyCar), if any."""
+    for part in reversed(path.parent.parts):
+        for token in re.split(r"[^a-z0-9]+", part.lower()):
+            if token in _TYPE_BY_FOLDER:
+                return _TYPE_BY_FOLDER[token]
+    return None
+
+
+def find_release_clips(src: Path) -> tuple[dict, list[str]]:
+    """{(type, ID): {"normal": [...], "anomaly": [...]}} of usable clips, and why the others were left out."""
+    groups: dict = defaultdict(lambda: {"normal": [], "anomaly": []})
+    seen: dict[str, Path] = {}
+    skipped = []
+    for path in sorted(src.rglob("*.wav")):
+        match = _RELEASE_NAME.match(path.name)
+        if match is None:
+            skipped.append(f"{path}: not a release name (normal|anomaly)_id_XX_N.wav")
+            continue
+        machine_type = machine_type_of(path.relative_to(src))
+        if machine_type is None:
+            skipped.append(f"{path}: no folder on its path names a machine type")
+            continue
+        reason = check_wav(path)
+        if reason:
+            skipped.append(f"{path}: {reason}")
+            continue
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest in seen:
+            skipped.append(f"{path}: same audio as {seen[digest]}")
+            continue
+        seen[digest] = path
+        group = groups[(machine_type, match.group(2))][match.group(1)]
+        clash = next((p for p in group if p.name == path.name), None)
+        if clash is not None:
+            skipped.append(f"{path}: other audio under the same name as {clash}")
+            continue
+        group.append(path)
+    return dict(groups), skipped
+
+
+def import_release_clips(src: str | Path, out: str | Path) -> tuple[Path, list[str]]:
+    """Copy the release clips under `src` into a new DCASE tree at `out`; returns it and the skipped files."""
+    src, out = Path(src), Path(out)
+    if not src.is_dir():
+        raise DataError(f"{src}: folder not found; pass a folder that holds DCASE release clips")
+    if out.exists():
+        raise FileExistsError(f"{out}: already exists; remove it or choose another output folder")
+    groups, skipped = find_release_clips(src)
+    usable = {k: v for k, v in groups.items() if v["normal"]}
+    for (machine_type, machine_id), g in sorted(groups.items()):
+        if len(g["normal"]) < 2:  # one normal trains; test needs another, or AUC has one class
+            skipped += [f"{p}: {machine_type} id_{machine_id} has fewer than two normal clips (one to train, one to test)"
+                        for p in g["anomaly"]]
+    if not usable:
+        raise DataError(f"{src}: no normal release clips under a machine-type folder; nothing to import")
+    with atomic_folder(out) as tmp:
+        for (machine_type, _), g in usable.items():
+            normals = sorted(g["normal"], key=lambda p: p.name)
+            split = {"train": normals[1:], "test": normals[:1] + g["anomaly"]} if len(normals) > 1 else {"train": normals}
+            for folder, paths in split.items():
+                target = tmp / "dev_data" / machine_type / folder
+                target.mkdir(parents=True, exist_ok=True)
+                for p in paths:
+                    shutil.copyfile(p, target / p.name)
+    return out, skipped
