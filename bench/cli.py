@@ -51,6 +51,15 @@ def cmd_data_import(args) -> None:
     print(f"wrote {out}: {sum(1 for _ in out.rglob('*.wav'))} clips")
 
 
+def cmd_data_calibrate(args) -> None:
+    from bench import calibrate
+    from bench.dcase import load_dataset
+    fitted = calibrate.fit(load_dataset(args.real, skip_bad=args.skip_bad, check_audio=False), rounds=args.rounds,
+                           progress=lambda m: print(m, file=sys.stderr))
+    calibrate.write(fitted, args.out)
+    print(f"wrote {args.out}; regenerate data sets to use it (the default one is made anew when GENERATOR_VERSION changes)")
+
+
 def cmd_data_compare(args) -> None:
     from bench.datastats import compare, type_stats
     from bench.dcase import load_dataset
@@ -60,7 +69,8 @@ def cmd_data_compare(args) -> None:
     if table.empty:
         raise UsageError(f"{args.a} and {args.b} share no machine type with normal clips; nothing to compare")
     print(f"A = {args.a}\nB = {args.b}\nlog-mel 1024/512/128 in dB; normal clips unless named; "
-          "anomaly dist = RMS over bands of (mean anomaly - mean normal spectrum)")
+          "anomaly dist = RMS over bands of (mean anomaly - mean normal spectrum); by chance = the same between random "
+          "relabellings of the pooled clips; B drawn as A = B's distance with only as many clips as A has, averaged over draws")
     print(tabulate(table, headers="keys", floatfmt=".2f", tablefmt="github", showindex=False))
     if args.json:
         from bench.atomic import write_text
@@ -226,6 +236,14 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--skip-bad", action="store_true")
     comp.add_argument("--json", type=Path, default=None)
     comp.set_defaults(func=cmd_data_compare)
+
+    cal = data.add_parser("calibrate", help="fit the generator's per-type spectral envelope, level and level sway "
+                          "to the normal clips of a real data root")
+    cal.add_argument("real", type=Path)
+    cal.add_argument("--rounds", type=int, default=8)
+    cal.add_argument("--out", type=Path, default=Path(__file__).with_name("calibration.json"))
+    cal.add_argument("--skip-bad", action="store_true")
+    cal.set_defaults(func=cmd_data_calibrate)
 
     evaluate = sub.add_parser("evaluate", help="AUC/pAUC of a folder of DCASE submission files (anomaly_score_*.csv)")
     evaluate.add_argument("folder", type=Path, help="one method's dev/ or eval/ folder of anomaly_score_<type>_id_<XX>.csv")

@@ -17,16 +17,18 @@ MEL = LogMelConfig()
 
 @dataclass
 class TypeStats:
-    """What one machine type's clips look like; spectra are (n_mels,) in dB."""
-    normal_spectrum: np.ndarray
-    anomaly_spectrum: np.ndarray | None
+    """What one machine type's clips look like; spectra are per clip, (clips, n_mels) in dB."""
+    normal_spectra: np.ndarray
+    anomaly_spectra: np.ndarray | None
     level_db: float
     time_variation_db: float
     energy_modulation_db: float
     flatness: float
     centroid_hz: float
-    n_normal: int
-    n_anomaly: int
+
+    @property
+    def normal_spectrum(self) -> np.ndarray:
+        return self.normal_spectra.mean(0)
 
 
 def mel_centres_hz(config: LogMelConfig = MEL) -> np.ndarray:
@@ -72,22 +74,43 @@ def type_stats(table: pd.DataFrame, max_clips: int = 200) -> dict[str, TypeStats
         normal = feats[0]
         mean_power = (10 ** (normal["spectrum"] / 10)).mean(0)
         out[machine_type] = TypeStats(
-            normal_spectrum=normal["spectrum"].mean(0),
-            anomaly_spectrum=feats[1]["spectrum"].mean(0) if 1 in feats else None,
+            normal_spectra=normal["spectrum"], anomaly_spectra=feats[1]["spectrum"] if 1 in feats else None,
             level_db=float(normal["level"].mean()),
             time_variation_db=float(normal["time_variation"].mean()),
             energy_modulation_db=float(normal["energy_modulation"].mean()),
             flatness=float(normal["flatness"].mean()),
-            centroid_hz=float((centres * mean_power).sum() / mean_power.sum()),
-            n_normal=len(normal["level"]), n_anomaly=len(feats[1]["level"]) if 1 in feats else 0)
+            centroid_hz=float((centres * mean_power).sum() / mean_power.sum()))
     return out
 
 
-def anomaly_distance_db(stats: TypeStats) -> float:
-    """RMS over mel bands of the difference between the mean anomaly and mean normal spectra (dB)."""
-    if stats.anomaly_spectrum is None:
+def _rms_distance(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((a.mean(0) - b.mean(0)) ** 2)))
+
+
+def anomaly_distance_db(stats: TypeStats, permutations: int = 200, seed: int = 0) -> tuple[float, float]:
+    """RMS over mel bands of (mean anomaly - mean normal spectrum), in dB, and its chance level.
+
+    The chance level is the same distance between random relabellings of the pooled clips (same class sizes):
+    with a handful of clips from different IDs it is large, and a distance below it says nothing.
+    """
+    if stats.anomaly_spectra is None:
+        return float("nan"), float("nan")
+    pooled = np.concatenate([stats.normal_spectra, stats.anomaly_spectra])
+    n = len(stats.normal_spectra)
+    rng = np.random.default_rng(seed)
+    chance = [_rms_distance(pooled[p[:n]], pooled[p[n:]]) for p in (rng.permutation(len(pooled)) for _ in range(permutations))]
+    return _rms_distance(stats.anomaly_spectra, stats.normal_spectra), float(np.mean(chance))
+
+
+def drawn_anomaly_distance_db(stats: TypeStats, n_normal: int, n_anomaly: int, draws: int = 200, seed: int = 0) -> float:
+    """The anomaly distance of `stats` with only `n_normal` and `n_anomaly` clips drawn, averaged over draws:
+    a large set measured the way a small one is, so the two figures can be compared."""
+    if stats.anomaly_spectra is None or n_normal > len(stats.normal_spectra) or n_anomaly > len(stats.anomaly_spectra):
         return float("nan")
-    return float(np.sqrt(np.mean((stats.anomaly_spectrum - stats.normal_spectrum) ** 2)))
+    rng = np.random.default_rng(seed)
+    return float(np.mean([_rms_distance(stats.anomaly_spectra[rng.choice(len(stats.anomaly_spectra), n_anomaly, replace=False)],
+                                        stats.normal_spectra[rng.choice(len(stats.normal_spectra), n_normal, replace=False)])
+                          for _ in range(draws)]))
 
 
 def compare(a: dict[str, TypeStats], b: dict[str, TypeStats]) -> pd.DataFrame:
@@ -95,14 +118,16 @@ def compare(a: dict[str, TypeStats], b: dict[str, TypeStats]) -> pd.DataFrame:
     rows = []
     for machine_type in sorted(set(a) & set(b)):
         x, y = a[machine_type], b[machine_type]
+        (dist_a, chance_a), (dist_b, chance_b) = anomaly_distance_db(x), anomaly_distance_db(y)
         rows.append({
             "type": machine_type,
-            "clips A (normal/anomaly)": f"{x.n_normal}/{x.n_anomaly}",
-            "clips B (normal/anomaly)": f"{y.n_normal}/{y.n_anomaly}",
+            "clips A (normal/anomaly)": f"{len(x.normal_spectra)}/{0 if x.anomaly_spectra is None else len(x.anomaly_spectra)}",
+            "clips B (normal/anomaly)": f"{len(y.normal_spectra)}/{0 if y.anomaly_spectra is None else len(y.anomaly_spectra)}",
             "level A": x.level_db, "level B": y.level_db,
             "spectrum corr": float(np.corrcoef(x.normal_spectrum, y.normal_spectrum)[0, 1]),
             "time var A": x.time_variation_db, "time var B": y.time_variation_db,
-            "anomaly dist A": anomaly_distance_db(x), "anomaly dist B": anomaly_distance_db(y),
+            "anomaly dist A": dist_a, "A by chance": chance_a, "anomaly dist B": dist_b, "B by chance": chance_b,
+            "B drawn as A": drawn_anomaly_distance_db(y, len(x.normal_spectra), 0 if x.anomaly_spectra is None else len(x.anomaly_spectra)),
             "energy mod A": x.energy_modulation_db, "energy mod B": y.energy_modulation_db,
             "flatness A": x.flatness, "flatness B": y.flatness,
             "centroid Hz A": x.centroid_hz, "centroid Hz B": y.centroid_hz,

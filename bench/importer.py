@@ -1,9 +1,9 @@
 """Lay loose DCASE 2020 release clips (as repositories and downloads scatter them) out as a DCASE tree.
 
 Clips are found anywhere under a folder by their release names (`normal_id_XX_N.wav`, `anomaly_id_XX_N.wav`);
-the machine type comes from a folder name on the clip's path (case-insensitive). Per machine ID the first
-normal clip and every anomaly become test clips and the other normals training clips, so every ID with
-two normals or more has both. Byte-identical copies are kept once.
+the machine type comes from a folder name on the clip's path (case-insensitive). Per machine ID with anomalies
+and two normals or more, the first normal clip and every anomaly become test clips and the other normals
+training clips; the normals of other IDs all train. Byte-identical copies are kept once.
 """
 from __future__ import annotations
 
@@ -80,7 +80,8 @@ def import_release_clips(src: str | Path, out: str | Path) -> tuple[Path, list[s
     with atomic_folder(out) as tmp:
         for (machine_type, _), g in usable.items():
             normals = sorted(g["normal"], key=lambda p: p.name)
-            split = {"train": normals[1:], "test": normals[:1] + g["anomaly"]} if len(normals) > 1 else {"train": normals}
+            has_test = len(normals) > 1 and g["anomaly"]  # AUC needs both classes
+            split = {"train": normals[1:], "test": normals[:1] + g["anomaly"]} if has_test else {"train": normals}
             for folder, paths in split.items():
                 target = tmp / "dev_data" / machine_type / folder
                 target.mkdir(parents=True, exist_ok=True)

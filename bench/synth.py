@@ -6,6 +6,7 @@ ToyADMOS and MIMII, each scaled by a severity drawn per clip so that some are ba
 """
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,8 @@ from bench.locking import exclusive
 from embeddings.distributed import is_main
 
 SR = SAMPLE_RATE
+GENERATOR_VERSION = 2  # bump when the same seed writes other audio; the default data folder's name carries it
+CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 
 
 @dataclass(frozen=True)
@@ -137,7 +140,8 @@ class Slider(Machine):
 
     def params(self, rng):
         return dict(period=rng.uniform(0.6, 1.6), travel=rng.uniform(0.4, 0.8), lo=rng.uniform(200, 800),
-                    hi=rng.uniform(2000, 5000), motor=rng.uniform(150, 400), click=rng.uniform(800, 2500))
+                    hi=rng.uniform(2000, 5000), motor=rng.uniform(150, 400), click=rng.uniform(800, 2500),
+                    rest=rng.uniform(0.2, 0.4))
 
     def render(self, rng, p, t, fault, s):
         n = len(t)
@@ -146,7 +150,8 @@ class Slider(Machine):
         moving = (phase < p["travel"]).astype(float)
         moving = np.convolve(moving, np.hanning(400) / np.hanning(400).sum(), mode="same")
         friction = shaped_noise(rng, n, p["lo"], p["hi"], 0.5) * (1.5 + s if fault == "no_grease" else 1.0)
-        x = moving * (friction + 0.7 * np.sin(2 * np.pi * p["motor"] * t))
+        # the drive keeps humming and the carriage rattling between strokes, only quieter
+        x = (p["rest"] + (1 - p["rest"]) * moving) * (friction + 0.7 * np.sin(2 * np.pi * p["motor"] * t))
         starts = t[np.flatnonzero(np.diff(phase < p["travel"]) != 0) + 1]
         x = x + 4 * ringing(n, starts, p["click"], 120)
         if fault == "rail_damage":  # a dent passed once per stroke
@@ -241,19 +246,55 @@ def factory_noise(rng, n):
     return shaped_noise(rng, n, 20, 8000, 1.0) + hum + bangs
 
 
-def render_clip(machine_type: str, params: dict, seed: tuple, seconds: float, anomalous: bool) -> np.ndarray:
-    """One clip as float32 in [-1, 1]: machine (with a fault when anomalous) plus factory noise."""
+def load_calibration(path: Path = CALIBRATION_FILE) -> dict:
+    """Per machine type, the spectral envelope (dB at mel-spaced control frequencies) fitted by `bench data calibrate`."""
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+CALIBRATION = load_calibration()
+
+
+def mel(hz):
+    return 2595 * np.log10(1 + np.asarray(hz) / 700)
+
+
+def control_frequencies(n: int) -> np.ndarray:
+    """`n` frequencies evenly spaced on the mel scale from 0 to Nyquist: where an envelope is defined."""
+    return 700 * (10 ** (np.linspace(0, mel(SR / 2), n) / 2595) - 1)
+
+
+def apply_envelope(y: np.ndarray, envelope_db) -> np.ndarray:
+    """Filter `y` by a gain curve given in dB at `control_frequencies`, interpolated on the mel scale."""
+    envelope_db = np.asarray(envelope_db, dtype=np.float64)
+    f = np.fft.rfftfreq(len(y), 1 / SR)
+    gain = 10 ** (np.interp(mel(f), mel(control_frequencies(len(envelope_db))), envelope_db) / 20)
+    return np.fft.irfft(np.fft.rfft(y) * gain, len(y))
+
+
+def sway(rng, n: int, depth_db: float, rate_hz: float = 6.0) -> np.ndarray:
+    """A slow random gain (load, speed and mounting changes while recording) with `depth_db` dB standard deviation."""
+    knots = rng.standard_normal(int(n / SR * rate_hz) + 2)
+    return 10 ** (depth_db * np.interp(np.arange(n) / SR * rate_hz, np.arange(len(knots)), knots) / 20)
+
+
+def render_clip(machine_type: str, params: dict, seed: tuple, seconds: float, anomalous: bool,
+                calibration: dict | None = None) -> np.ndarray:
+    """One clip as float32 in [-1, 1]: machine (with a fault when anomalous) plus factory noise, through the
+    machine type's calibrated envelope (which also sets the recording level)."""
     rng = np.random.default_rng(np.random.SeedSequence(seed))
     machine = MACHINES[machine_type]
     t = np.arange(int(seconds * SR)) / SR
     fault = rng.choice(machine.faults) if anomalous else None
     severity = rng.uniform(0.15, 1.0) if anomalous else 0.0
     x = machine.render(rng, params, t, fault, severity)
-    x = x / rms(x) * 10 ** (rng.uniform(-1, 1) / 10)  # +-1 dB gain jitter
+    x = x / rms(x) * 10 ** (rng.uniform(-1, 1) / 20)  # +-1 dB level jitter between clips
+    fitted = (CALIBRATION if calibration is None else calibration).get(machine_type, {})
+    x = x * sway(rng, len(t), fitted.get("sway_db", 0.0))
     noise = factory_noise(rng, len(t))
     snr = rng.uniform(*SNR_DB[machine_type])
     y = x + noise / rms(noise) * 10 ** (-snr / 20)
-    return (0.25 * y / np.max(np.abs(y))).astype(np.float32)
+    y = apply_envelope(y, fitted["envelope_db"]) if "envelope_db" in fitted else 0.1 * y
+    return np.clip(y, -1, 32767 / 32768).astype(np.float32)
 
 
 def machine_params(seed: int, machine_type: str, machine_id: str) -> dict:
@@ -320,7 +361,7 @@ def generate(out: str | Path, preset: str = "small", seed: int = 0, workers: int
 def default_data_dir(preset: str = "small", seed: int = 0, cache_root: str | Path | None = None) -> Path:
     """The generated data set for `preset`, made once under the cache folder and reused afterwards."""
     root = Path(cache_root or os.environ.get("ASD_BENCH_CACHE", ".cache"))
-    path = root / "data" / f"synthetic-{preset}-seed{seed}"
+    path = root / "data" / f"synthetic-{preset}-seed{seed}-v{GENERATOR_VERSION}"
     with exclusive(path.with_name(path.name + ".lock")):
         if not path.is_dir() and is_main():
             generate(path, preset, seed)

@@ -1,7 +1,6 @@
-"""The GPU code paths' logic, run on the CPU; and the same scorers on CUDA where there is one."""
+"""The GPU code paths' logic, run on the CPU (CUDA against the CPU: tests/test_cuda.py)."""
 import numpy as np
 import pytest
-import torch
 
 from bench.errors import DataError
 from methods import Bundle, get_scorer
@@ -30,17 +29,3 @@ def test_both_indexes_refuse_a_nan_row_by_name(backend, metric):
     base[4, 0] = np.inf
     with pytest.raises(DataError, match="pump id_02 training clips: embeddings row 4 "):
         flat_index(base, metric, backend=backend, name="pump id_02 training clips: embeddings")
-
-
-@pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-@pytest.mark.parametrize("name", ["softmax", "centroid", "gmm", "knn", "lof"])
-def test_cuda_scorers_equal_cpu_scorers(name):
-    rng = np.random.default_rng(0)
-    def bundle(n):
-        return Bundle(rng.normal(size=(n, 64)).astype(np.float32), rng.normal(size=(n, 4)).astype(np.float32), np.zeros(n, int))
-    trains, tests = [bundle(300) for _ in range(3)], [bundle(50) for _ in range(3)]
-    cpu = get_scorer(name, "cpu").fit_many(trains).score_many(tests)
-    gpu = get_scorer(name, "cuda").fit_many(trains).score_many(tests)
-    for a, b in zip(cpu, gpu):
-        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)

@@ -11,7 +11,9 @@ import pytest
 from embeddings.cache import EmbeddingCache
 
 pytestmark = pytest.mark.slow
-ARGS = ["--preset", "tiny", "--device", "cpu", "--set", "dropout=0.0"]  # dropout masks depend on the split
+# dropout masks depend on the split; two epochs, because float rounding that differs between one and two
+# processes grows with every step at the tiny preset's learning rate (after six epochs some clips sit at cosine 0.82)
+ARGS = ["--preset", "tiny", "--device", "cpu", "--set", "dropout=0.0", "--set", "epochs=2", "--set", "first_cycle=2"]
 
 
 def _embed(data, cache, processes, *command):
@@ -36,5 +38,5 @@ def test_two_gloo_processes_match_one(tiny_data, tmp_path):
     assert two.clips.file.tolist() == one.clips.file.tolist()  # every clip embedded once, gathered in order
     a, b = one.embeddings, two.embeddings
     cosine = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
-    assert cosine.min() > 0.98, cosine.min()
+    assert cosine.min() > 0.99, cosine.min()
     assert (one.logits.argmax(1) == two.logits.argmax(1)).mean() > 0.98
