@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test speed clean
+.PHONY: install run test speed gpu-check clean
 
 install: $(STAMP)
 
@@ -23,6 +23,10 @@ test: install
 
 speed: install
 	$(BIN)/bench speed
+
+# on the lent GPU machine (no set-up there; see scripts/gpu-check.sh); here it says there is no CUDA, or GPU_CHECK=--dry
+gpu-check:
+	PYTHON=$(if $(wildcard $(BIN)/python),$(BIN)/python,python3) bash scripts/gpu-check.sh $(GPU_CHECK)
 
 clean:
 	rm -rf $(VENV) .cache results
