@@ -157,7 +157,7 @@ def cmd_run(args) -> None:
     try:
         rows = run(RunConfig(data=args.data, preset=args.preset, methods=args.methods, device=args.device,
                              results=args.results, leaderboard=args.leaderboard, cache=args.cache, skip_bad=args.skip_bad,
-                             overrides=_overrides(args.set)))
+                             seeds=_seeds(args.seeds), overrides=_overrides(args.set)))
     except MethodError as exc:
         raise UsageError(str(exc)) from None
     if rows.empty:  # a rank other than 0 under torchrun
@@ -166,11 +166,21 @@ def cmd_run(args) -> None:
     print(f"leaderboard: {args.leaderboard}")
 
 
+def _seeds(text: str) -> tuple[int, ...]:
+    try:
+        seeds = tuple(int(s) for s in text.split(","))
+    except ValueError:
+        raise UsageError(f"--seeds {text!r}: expected comma-separated integers, e.g. --seeds 0,1,2") from None
+    if len(set(seeds)) != len(seeds):
+        raise UsageError(f"--seeds {text!r}: a seed is repeated; list each once")
+    return seeds
+
+
 def _print_summary(rows) -> None:
     from bench.metrics import summarize
     table = []
     for (method, split), g in rows.groupby(["method", "split"]):
-        s = summarize(g)
+        s = sum(summarize(per_seed) for _, per_seed in g.groupby("seed")) / g.seed.nunique()
         table.append([method, split, 100 * s.loc["mean", "auc"], 100 * s.loc["mean", "pauc"],
                       100 * s.loc["hmean", "auc"], 100 * s.loc["hmean", "pauc"]])
     table.sort(key=lambda r: (r[1], -r[4]))
@@ -263,6 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", parents=[common], help="train (or reuse) the embedding, score with each method, write the leaderboard")
     run.add_argument("--methods", default="softmax,centroid,gmm,knn,lof",
                      help="comma-separated scorers with options, e.g. gmm:n_components=4,knn:k=5")
+    run.add_argument("--seeds", default="0", help="training seeds, e.g. 0,1,2: one embedding model each, every scorer "
+                     "on each; the leaderboard shows mean ± std over them")
     run.add_argument("--results", type=Path, default=Path("results"))
     run.add_argument("--leaderboard", type=Path, default=Path("leaderboard/LEADERBOARD.md"))
     run.set_defaults(func=cmd_run)

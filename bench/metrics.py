@@ -56,3 +56,9 @@ def read_scores(path: Path) -> tuple[list[str], np.ndarray]:
 
 def submission_name(kind: str, machine_type: str, machine_id: str) -> str:
     return f"{kind}_{machine_type}_id_{machine_id}.csv"
+
+
+def read_results(path: Path) -> pd.DataFrame:
+    """`results.csv`, old files included: rows written before seeds existed are the default seed 0."""
+    table = pd.read_csv(path, dtype={"machine_id": str, "run_id": str})
+    return table if "seed" in table else table.assign(seed=0)

@@ -25,7 +25,9 @@ from methods import Bundle, get_scorer, parse_methods
 from methods.registry import label, slug
 
 RESULT_COLUMNS = ["run_id", "method", "split", "machine_type", "machine_id", "auc", "pauc",
-                  "fit_seconds", "score_seconds", "device", "dataset", "embedding_key"]
+                  "fit_seconds", "score_seconds", "device", "dataset", "embedding_key", "seed"]
+SCORE_COLUMNS = ["run_id", "method", "seed", "split", "file", "machine_type", "machine_id", "label", "score",
+                 "dataset", "embedding_key"]
 DATA_PRESET = {"tiny": "tiny", "small": "small", "dcase2020": "full"}
 DECISION_QUANTILE = 0.9  # the official baseline's decision threshold: 90th percentile of normal scores
 
@@ -40,7 +42,8 @@ class RunConfig:
     leaderboard: Path = Path("leaderboard/LEADERBOARD.md")
     cache: Path = Path(".cache")
     skip_bad: bool = False
-    seed: int = 0
+    seed: int = 0                  # the generated data set's seed
+    seeds: tuple[int, ...] = (0,)  # training seeds: one embedding model each, every scorer on each
     overrides: dict = field(default_factory=dict)  # TrainConfig fields
 
 
@@ -120,7 +123,8 @@ def write_submission(out: Path, cache: EmbeddingCache, groups, scores, threshold
 def run(config: RunConfig) -> pd.DataFrame:
     """The whole benchmark; returns the result rows it appended to `results/results.csv`.
 
-    Each method's rows are appended as soon as it finishes, so a scorer that crashes loses only its own.
+    One embedding model per training seed, every scorer on each. Each (seed, method)'s rows and per-clip
+    scores are appended as soon as it finishes, so a scorer that crashes loses only its own.
     Under torchrun all ranks train and embed; rank 0 alone scores and writes (the others return no rows).
     """
     device = resolve_device(config.device)
@@ -129,43 +133,53 @@ def run(config: RunConfig) -> pd.DataFrame:
         get_scorer(name, "cpu", **options)
     init_from_env(device)
     data, table = load_data(config.data, config.preset, config.cache, config.skip_bad, config.seed)
-    train_config = train_preset(config.preset, **config.overrides)
-    cache = build(table, train_config, config.cache, device)
+    caches = {seed: build(table, train_preset(config.preset, **{**config.overrides, "seed": seed}), config.cache, device)
+              for seed in config.seeds}
     main = is_main()
     shutdown()  # the ranks' shared work ends here: rank 0 scores alone, and its locks need no barriers
     if not main:
         return pd.DataFrame(columns=RESULT_COLUMNS)
     run_id = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-    meta = {"run_id": run_id, "dataset": str(data), "preset": config.preset, "embedding_key": cache.manifest["key"],
-            "embedding": cache.manifest, "device": device}
+    first = caches[config.seeds[0]]
+    meta = {"run_id": run_id, "dataset": str(data), "preset": config.preset, "seeds": list(config.seeds),
+            "embedding_key": first.manifest["key"], "embedding": first.manifest,
+            "embedding_keys": {seed: c.manifest["key"] for seed, c in caches.items()}, "device": device}
     atomic.write_text(Path(config.results) / "runs" / f"{run_id}.json", json.dumps(meta, indent=2, default=str))
-    splits = [s for s in ("dev", "eval") if (cache.clips[cache.clips.split == s].label >= 0).any()]
     new, clip_scores = [], {}
-    for name, options in tqdm(specs, desc="score", unit="method"):
-        method = label(name, options)
-        rows = []
-        for split in splits:
-            try:
-                groups, scores, thresholds, fit_s, score_s = score_split(name, options, cache, split, device)
-            except DataError:
-                raise
-            except Exception as exc:
-                raise ScorerError(f"scorer {method} failed on the {split} split ({type(exc).__name__}: {exc}); "
-                                  f"the rows of the methods before it are in {config.results}/results.csv") from exc
-            write_submission(Path(config.results) / slug(method) / split, cache, groups, scores, thresholds)
-            for (machine_type, machine_id, _, test), s in zip(groups, scores):
-                labelled = cache.clips.label.to_numpy()[test] >= 0
-                if labelled.any():
-                    auc, pauc = metrics.auc_pauc(cache.clips.label.to_numpy()[test][labelled], s[labelled])
-                    rows.append([run_id, method, split, machine_type, machine_id, auc, pauc, fit_s, score_s, device,
-                                 str(data), cache.manifest["key"]])
-            clip_scores[(method, split)] = (cache.clips.iloc[np.concatenate([g[3] for g in groups])], np.concatenate(scores))
-        new.append(pd.DataFrame(rows, columns=RESULT_COLUMNS))
-        append_rows(Path(config.results) / "results.csv", new[-1])
+    for seed, cache in caches.items():
+        splits = [s for s in ("dev", "eval") if (cache.clips[cache.clips.split == s].label >= 0).any()]
+        for name, options in tqdm(specs, desc=f"score (seed {seed})", unit="method"):
+            method = label(name, options)
+            rows, per_clip = [], []
+            for split in splits:
+                try:
+                    groups, scores, thresholds, fit_s, score_s = score_split(name, options, cache, split, device)
+                except DataError:
+                    raise
+                except Exception as exc:
+                    raise ScorerError(f"scorer {method} failed on the {split} split ({type(exc).__name__}: {exc}); "
+                                      f"the rows of the methods before it are in {config.results}/results.csv") from exc
+                if seed == config.seeds[0]:  # submission files and plots: the first seed's
+                    write_submission(Path(config.results) / slug(method) / split, cache, groups, scores, thresholds)
+                    clip_scores[(method, split)] = (cache.clips.iloc[np.concatenate([g[3] for g in groups])],
+                                                    np.concatenate(scores))
+                for (machine_type, machine_id, _, test), s in zip(groups, scores):
+                    labels = cache.clips.label.to_numpy()[test]
+                    labelled = labels >= 0
+                    if labelled.any():
+                        auc, pauc = metrics.auc_pauc(labels[labelled], s[labelled])
+                        rows.append([run_id, method, split, machine_type, machine_id, auc, pauc, fit_s, score_s, device,
+                                     str(data), cache.manifest["key"], seed])
+                    per_clip.append(pd.DataFrame({"file": cache.clips.file.to_numpy()[test], "machine_type": machine_type,
+                                                  "machine_id": machine_id, "label": labels, "score": s, "split": split}))
+            new.append(pd.DataFrame(rows, columns=RESULT_COLUMNS))
+            append_rows(Path(config.results) / "results.csv", new[-1])
+            append_scores(Path(config.results) / "scores.parquet", pd.concat(per_clip).assign(
+                run_id=run_id, method=method, seed=seed, dataset=str(data), embedding_key=cache.manifest["key"]))
     from leaderboard.plots import roc_and_histograms, tsne
     plot_dir = Path(config.leaderboard).parent / "plots"
     roc_and_histograms(clip_scores, plot_dir)
-    tsne(cache, plot_dir / "tsne.png")
+    tsne(first, plot_dir / "tsne.png")
     from leaderboard.render import render
     render(Path(config.results), Path(config.leaderboard))
     return pd.concat(new, ignore_index=True)
@@ -174,7 +188,16 @@ def run(config: RunConfig) -> pd.DataFrame:
 def append_rows(path: Path, rows: pd.DataFrame) -> None:
     """Append to a CSV through a temp file and a rename, under a lock: a crash or a second run never loses rows."""
     with exclusive(path.with_name(path.name + ".lock")):
-        old = pd.read_csv(path, dtype={"machine_id": str, "run_id": str}) if path.is_file() else None
+        old = metrics.read_results(path) if path.is_file() else None
         table = rows if old is None else pd.concat([old, rows], ignore_index=True)
         with atomic.atomic_file(path) as tmp:
             table.to_csv(tmp, index=False)
+
+
+def append_scores(path: Path, rows: pd.DataFrame) -> None:
+    """Append per-clip scores to a Parquet file the same way: read, add, write a temp file, rename."""
+    rows = rows[SCORE_COLUMNS]
+    with exclusive(path.with_name(path.name + ".lock")):
+        table = rows if not path.is_file() else pd.concat([pd.read_parquet(path), rows], ignore_index=True)
+        with atomic.atomic_file(path) as tmp:
+            table.to_parquet(tmp, index=False)

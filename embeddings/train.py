@@ -1,4 +1,5 @@
-"""Training: the integrated (or per-type) ID classifier, validation on the dev test split, resume, fine-tuning."""
+"""Training: the integrated (or per-type) ID classifier, checkpoint selection (dev test split or held-out
+normal training clips), resume, fine-tuning."""
 from __future__ import annotations
 
 import copy
@@ -57,14 +58,47 @@ class TrainStep(torch.nn.Module):
         return loss
 
 
-def validate(model, config, dev: tuple[pd.DataFrame, np.ndarray] | None, device) -> dict | None:
-    if dev is None or len(dev[0]) == 0:
-        return None
+def validate_on_dev(model, config, dev, device) -> dict:
+    """Softmax-score AUC/pAUC on the development test clips: the seed paper's protocol (uses test labels)."""
     clips, logmel = dev
     _, logits = infer(model, logmel, clips.n_frames.to_numpy(), config.crop_frames, device)
     table = metrics.summarize(metrics.per_machine(clips, softmax_score(logits, clips.class_index)))
-    return {"auc": float(table.loc["mean", "auc"]), "pauc": float(table.loc["mean", "pauc"]),
+    auc, pauc = float(table.loc["mean", "auc"]), float(table.loc["mean", "pauc"])
+    return {"auc": auc, "pauc": pauc, "select": auc + pauc,
             "per_type": {t: [float(r.auc), float(r.pauc)] for t, r in table.iloc[:-2].iterrows()}}
+
+
+def validate_on_heldout(model, config, heldout, device) -> dict:
+    """ID-classification loss and accuracy on held-out normal training clips: no test label is used."""
+    clips, logmel = heldout
+    _, logits = infer(model, logmel, clips.n_frames.to_numpy(), config.crop_frames, device)
+    target = torch.tensor(clips.class_index.to_numpy())
+    loss = float(torch.nn.functional.cross_entropy(torch.from_numpy(logits), target))
+    return {"heldout_loss": loss, "heldout_accuracy": float((logits.argmax(1) == target.numpy()).mean()), "select": -loss}
+
+
+SELECTIONS = {"dev": validate_on_dev, "heldout": validate_on_heldout}
+
+
+def validate(model, config, selection_set, device) -> dict | None:
+    if selection_set is None or len(selection_set[0]) == 0:
+        return None
+    return SELECTIONS[config.selection](model, config, selection_set, device)
+
+
+def hold_out(split, fraction: float, seed: int):
+    """(training part, held-out part): `fraction` of each class's clips, drawn with `seed`, at least one of a
+    class with four clips or more."""
+    clips, logmel = split
+    rng = np.random.default_rng(seed)
+    held = []
+    for _, rows in sorted(clips.groupby("class_index").indices.items()):
+        if len(rows) >= 4:
+            held += list(rng.permutation(rows)[: max(1, round(fraction * len(rows)))])
+    mask = np.zeros(len(clips), dtype=bool)
+    mask[held] = True
+    logmel = np.asarray(logmel)
+    return ((clips[~mask].reset_index(drop=True), logmel[~mask]), (clips[mask].reset_index(drop=True), logmel[mask]))
 
 
 def random_crops(x_all: torch.Tensor, frames: torch.Tensor, idx: torch.Tensor, crop: int, gen) -> torch.Tensor:
@@ -75,7 +109,7 @@ def random_crops(x_all: torch.Tensor, frames: torch.Tensor, idx: torch.Tensor, c
     return x_all[idx].gather(2, cols[:, None, :].expand(-1, x_all.shape[1], -1)).float()
 
 
-def fit(config: TrainConfig, train: tuple[pd.DataFrame, np.ndarray], dev, num_classes: int, run_dir: Path,
+def fit(config: TrainConfig, train: tuple[pd.DataFrame, np.ndarray], selection_set, num_classes: int, run_dir: Path,
         device: str = "cpu", stop_after: int | None = None, desc: str = "train") -> Classifier:
     """Train one classifier; resumes from `run_dir/last.pt`. Returns the best-validated weights.
 
@@ -106,7 +140,7 @@ def fit(config: TrainConfig, train: tuple[pd.DataFrame, np.ndarray], dev, num_cl
         step_fn = DistributedDataParallel(step_fn,
                                           device_ids=[torch.cuda.current_device()] if device == "cuda" else None)
     opt = torch.optim.Adam(model.parameters(), lr=config.max_lr, weight_decay=0.0)
-    state = {"epoch": 0, "best": -1.0, "best_state": None, "best_epoch": None}
+    state = {"epoch": 0, "best": -np.inf, "best_state": None, "best_epoch": None}
     last = run_dir / "last.pt"
     if last.is_file():
         saved = torch.load(last, map_location=device, weights_only=False)
@@ -156,15 +190,15 @@ def fit(config: TrainConfig, train: tuple[pd.DataFrame, np.ndarray], dev, num_cl
             total = float(total_t) / world
         record = {"epoch": epoch + 1, "loss": total / steps, "lr": opt.param_groups[0]["lr"]}
         if rank == 0 and ((epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs):
-            val = validate(model, config, dev, device)
+            val = validate(model, config, selection_set, device)
             if val is not None:
                 record.update(val)
-                if val["auc"] + val["pauc"] > state["best"]:
-                    state.update(best=val["auc"] + val["pauc"], best_epoch=epoch + 1,
+                if val["select"] > state["best"]:
+                    state.update(best=val["select"], best_epoch=epoch + 1,
                                  best_state=copy.deepcopy(model.state_dict()))
         state["epoch"] = epoch + 1
         if rank == 0:
-            shown.update({k: f"{record[k]:.3f}" for k in ("loss", "auc", "pauc") if k in record})
+            shown.update({k: f"{record[k]:.3f}" for k in ("loss", "auc", "pauc", "heldout_loss") if k in record})
             bar.set_postfix(shown)
             # checkpoint first, then the log line: a kill between the two is mended by _truncate_log on resume
             _save({"config": asdict(config), "model": model.state_dict(), "optimizer": opt.state_dict(), "state": state}, last)
@@ -226,8 +260,11 @@ def _train(config: TrainConfig, features: FeatureSet, run_dir: Path, device: str
              "groups": groups, "models": {}, "heads": {}, "world_size": rank_world()[1]}
     for name, members in groups.items():
         train_part = _select(train_split, members)
-        dev_part = None if dev_split is None else _select(dev_split, members)
-        model = fit(config, train_part, dev_part, num_classes, run_dir / name, device, desc=f"train {name}")
+        if config.selection == "heldout":
+            fit_part, selection_set = hold_out(train_part, config.heldout_fraction, config.seed)
+        else:
+            fit_part, selection_set = train_part, None if dev_split is None else _select(dev_split, members)
+        model = fit(config, fit_part, selection_set, num_classes, run_dir / name, device, desc=f"train {name}")
         saved["models"][name] = model.state_dict()
         if config.finetune_epochs > 0 and is_main():
             saved["heads"].update({t: h.state_dict() for t, h in finetune_heads(model, config, train_part, device).items()})

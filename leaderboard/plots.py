@@ -84,3 +84,21 @@ def tsne(cache, path: Path, max_points: int = 600) -> None:
         axes[t].set(title=f"{t} (x = anomaly)", xticks=[], yticks=[])
         axes[t].legend(fontsize=6, markerscale=1.5)
     _save(fig, path)
+
+
+def critical_difference(per_id_auc, path: Path, title: str) -> float | None:
+    """Friedman test over machine IDs (rows) of the methods (columns), and the Nemenyi critical-difference
+    picture; None (and no picture) with fewer than three methods or two IDs."""
+    import scikit_posthocs as sp
+    from scipy.stats import friedmanchisquare
+    per_id_auc = per_id_auc.dropna()
+    if per_id_auc.shape[1] < 3 or per_id_auc.shape[0] < 2:
+        return None
+    p_value = float(friedmanchisquare(*per_id_auc.to_numpy().T).pvalue)
+    ranks = per_id_auc.rank(axis=1, ascending=False).mean()  # rank 1 = the highest AUC on an ID
+    fig, ax = plt.subplots(figsize=(7, 1.2 + 0.35 * len(ranks)))
+    sp.critical_difference_diagram(ranks, sp.posthoc_nemenyi_friedman(per_id_auc.to_numpy()).set_axis(
+        per_id_auc.columns, axis=0).set_axis(per_id_auc.columns, axis=1), ax=ax)
+    ax.set_title(f"{title} (Friedman p = {p_value:.2g})", fontsize=9)
+    _save(fig, path)
+    return p_value

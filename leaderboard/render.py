@@ -1,4 +1,9 @@
-"""The markdown leaderboard, rendered from `results/results.csv` alone (no rescoring)."""
+"""The markdown leaderboard, rendered from `results/results.csv` and `results/scores.parquet` (no rescoring).
+
+Every headline figure is the mean over the training seeds (± their standard deviation with two or more),
+with a CI95 from a bootstrap over test clips; methods the paired bootstrap cannot tell from the leader are
+marked as tied with it.
+"""
 from __future__ import annotations
 
 import json
@@ -6,29 +11,49 @@ import platform
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from tabulate import tabulate
 
 from bench.atomic import write_text
-from bench.metrics import summarize
+from bench.intervals import RESAMPLES, ci95, compare_to_leader, headline
+from bench.metrics import read_results, summarize
 from methods.registry import slug
 
-
-def _table(rows, headers) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    lines += ["| " + " | ".join(map(str, r)) + " |" for r in rows]
-    return "\n".join(lines)
+HEADLINE = "hmean_auc"
 
 
 def _pct(x) -> str:
     return "-" if pd.isna(x) else f"{100 * x:.2f}"
 
 
+def _table(rows, headers) -> str:
+    return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
+
+
 def latest(results: pd.DataFrame) -> pd.DataFrame:
-    """The newest run's data set and embedding; for each method, its newest run on them."""
+    """The newest run's data set and embeddings (one per seed); for each method, its newest run on them."""
     newest = results.loc[results.run_id.idxmax()]
-    same = results[(results.dataset == newest.dataset) & (results.embedding_key == newest.embedding_key)]
+    keys = set(results.embedding_key[results.run_id == newest.run_id])
+    same = results[(results.dataset == newest.dataset) & results.embedding_key.isin(keys)]
     last_run = same.groupby("method").run_id.transform("max")
     return same[same.run_id == last_run]
+
+
+def _seed_summaries(part: pd.DataFrame) -> list[pd.DataFrame]:
+    """One `summarize` table per seed, with mAUC (the worst ID's AUC) per type and its mean over types."""
+    out = []
+    for _, g in part.groupby("seed"):
+        s = summarize(g)
+        worst = g.groupby("machine_type").auc.min()
+        s["mauc"] = worst
+        s.loc["mean", "mauc"], s.loc["hmean", "mauc"] = worst.mean(), np.nan
+        out.append(s)
+    return out
+
+
+def _mean_std(values: list[float], seeds: int) -> str:
+    return _pct(np.mean(values)) + (f" ± {100 * np.std(values, ddof=1):.2f}" if seeds > 1 else "")
 
 
 def _header(rows: pd.DataFrame, results_dir: Path) -> list[str]:
@@ -39,51 +64,100 @@ def _header(rows: pd.DataFrame, results_dir: Path) -> list[str]:
     cfg = emb.get("config", {})
     trained = f", trained in {emb['train_seconds']:.0f} s on {emb.get('device')}" if emb.get("train_seconds") else ""
     versions = ", ".join(f"{k} {v}" for k, v in emb.get("versions", {}).items()) or f"python {platform.python_version()}"
+    selection = {"dev": "best epoch by development-set AUC + pAUC (the seed paper's protocol: development figures are optimistic)",
+                 "heldout": "best epoch by classification loss on held-out normal training clips (no test labels used)"}
+    seeds = sorted(rows.seed.unique())
     return ["# Leaderboard", "",
-            f"Generated {time.strftime('%Y-%m-%d %H:%M')} by `bench leaderboard` from `{results_dir}/results.csv`; "
-            "AUC and pAUC (max FPR 0.1) in %, per machine type the mean over its IDs, then the arithmetic and "
-            "harmonic mean over types. Fit and score seconds are totals over the split's machine IDs.", "",
+            f"Generated {time.strftime('%Y-%m-%d %H:%M')} by `bench leaderboard` from `{results_dir}/results.csv` and "
+            "`scores.parquet`; AUC and pAUC (max FPR 0.1) in %, per machine type the mean over its IDs, then the "
+            "arithmetic and harmonic mean over types; mAUC = the worst ID's AUC, averaged over types. "
+            f"Figures are means over {len(seeds)} training seed{'s' if len(seeds) > 1 else ''} ({', '.join(map(str, seeds))})"
+            + (" ± their standard deviation" if len(seeds) > 1 else "") + f"; CI95 from {RESAMPLES:,} bootstrap resamples of "
+            "the test clips within each machine ID and class. Fit and score seconds are totals over the split's machine IDs.", "",
             f"- data set: `{rows.dataset.iloc[0]}`",
             f"- embedding: `{cfg.get('model')}` + `{cfg.get('head')}` head, loss `{cfg.get('loss')}`, "
-            f"{cfg.get('epochs')} epochs, cache key `{rows.embedding_key.iloc[0]}`{trained}",
+            f"{cfg.get('epochs')} epochs, cache key `{emb.get('key', rows.embedding_key.iloc[0])}` (seed {cfg.get('seed')}){trained}",
+            f"- checkpoint selection: {selection.get(cfg.get('selection', 'dev'), cfg.get('selection'))}",
             f"- versions: {versions}",
             f"- newest run: `{run_id}` on `{meta.get('device', rows.device.iloc[0])}`", ""]
 
 
-def _split_section(split: str, part: pd.DataFrame, summaries: dict[str, pd.DataFrame]) -> list[str]:
-    """One row per method, sorted by harmonic-mean AUC."""
-    columns = list(next(iter(summaries.values())).index)  # machine types, then mean and hmean
+def _split_section(split: str, part: pd.DataFrame, scores: pd.DataFrame | None, plot_dir: Path) -> list[str]:
+    """One row per method, sorted by harmonic-mean AUC; CI95, ties with the leader, the CD picture."""
+    seeds = part.seed.nunique()
+    summaries = {m: _seed_summaries(g) for m, g in part.groupby("method")}
+    types = [t for t in summaries[next(iter(summaries))][0].index if t not in ("mean", "hmean")]
+    hm = {m: np.mean([s.loc["hmean", "auc"] for s in ss]) for m, ss in summaries.items()}
+    order = sorted(summaries, key=lambda m: -hm[m])
+    result = headline(scores) if scores is not None and set(scores.method) == set(summaries) else None
+    leader, versus = compare_to_leader(result, HEADLINE) if result else (order[0], {})
     body = []
-    for m in sorted(summaries, key=lambda m: -summaries[m].loc["hmean", "auc"]):
-        s, g = summaries[m], part[part.method == m]
-        body.append([f"**{m}**"] + [f"{_pct(s.loc[c, 'auc'])} / {_pct(s.loc[c, 'pauc'])}" for c in columns]
-                    + [f"{g.fit_seconds.sum():.3g}", f"{g.score_seconds.sum():.3g}", g.device.iloc[0]])
+    for m in order:
+        ss, g = summaries[m], part[part.method == m]
+        cell = lambda row, col: _pct(np.mean([s.loc[row, col] for s in ss]))  # noqa: E731
+        standing = ("leader" if m == leader else "tied" if versus.get(m, {}).get("tied") else "below") if versus else "-"
+        ci = "-" if result is None else "{:.2f}-{:.2f}".format(*(100 * v for v in ci95(result.resampled[m][HEADLINE])))
+        diff = "-" if m == leader or not versus else "{:+.2f} ({:+.2f} to {:+.2f})".format(
+            100 * versus[m]["difference"], *(100 * v for v in versus[m]["ci95"]))
+        body.append([m, standing] + [f"{cell(t, 'auc')} / {cell(t, 'pauc')}" for t in types]
+                    + [f"{_mean_std([s.loc['mean', 'auc'] for s in ss], seeds)} / {_mean_std([s.loc['mean', 'pauc'] for s in ss], seeds)}",
+                       f"{_mean_std([s.loc['hmean', 'auc'] for s in ss], seeds)} / {_mean_std([s.loc['hmean', 'pauc'] for s in ss], seeds)}",
+                       ci, diff, cell("mean", "mauc"),
+                       f"{g.fit_seconds.sum() / seeds:.3g}", f"{g.score_seconds.sum() / seeds:.3g}", g.device.iloc[0]])
     name = "Development" if split == "dev" else "Evaluation"
-    return [f"## {name} test set ({split}), sorted by harmonic-mean AUC", "",
-            _table(body, ["method"] + [f"{c} AUC / pAUC" for c in columns] + ["fit s", "score s", "device"]), "",
-            f"![ROC curves, {split}](plots/roc_{split}.png)", ""]
+    lines = [f"## {name} test set ({split}), sorted by harmonic-mean AUC", "",
+             _table(body, ["method", "standing"] + [f"{t} AUC / pAUC" for t in types]
+                    + ["mean AUC / pAUC", "hmean AUC / pAUC", "hmean AUC CI95", "vs leader (CI95)", "mAUC",
+                       "fit s", "score s", "device"]), ""]
+    if versus:
+        tied = [m for m in order if m != leader and versus[m]["tied"]]
+        below = [m for m in order if not versus[m]["tied"]]
+        lines += [f"**{leader}** leads on harmonic-mean AUC. "
+                  + (f"Tied with it: {', '.join(tied)} (the paired bootstrap CI95 of the difference holds 0, so these "
+                     "data cannot tell them apart at the 5 % level). " if tied else "No method is tied with it. ")
+                  + (f"Below it: {', '.join(below)}." if below else ""), ""]
+    else:
+        lines += ["No per-clip scores stored for these results (`scores.parquet`), so no intervals or ties.", ""]
+    from leaderboard.plots import critical_difference
+    per_id = part.groupby(["machine_type", "machine_id", "method"]).auc.mean().unstack("method")
+    friedman_p = critical_difference(per_id, plot_dir / f"cd_{split}.png", f"{name} set: mean rank over {len(per_id)} machine IDs")
+    if friedman_p is not None:
+        lines += [f"Critical-difference diagram over the {len(per_id)} machine IDs (Friedman test p = {friedman_p:.2g}; "
+                  "Nemenyi post-hoc, 5 %; methods joined by a bar are not significantly different):", "",
+                  f"![critical difference, {split}](plots/cd_{split}.png)", ""]
+    return lines + [f"![ROC curves, {split}](plots/roc_{split}.png)", ""]
 
 
-def _method_section(method: str, by_split: dict[str, pd.DataFrame]) -> list[str]:
-    """The DCASE papers' layout: machine types + mean + harmonic mean, dev and eval side by side."""
-    side = pd.concat(by_split, axis=1, sort=False)
+def _method_section(method: str, by_split: dict[str, list[pd.DataFrame]]) -> list[str]:
+    """The DCASE papers' layout: machine types + mean + harmonic mean, dev and eval side by side (seed means)."""
+    side = pd.concat({split: sum(ss) / len(ss) for split, ss in by_split.items()}, axis=1, sort=False)
     names = {"mean": "**mean**", "hmean": "**harmonic mean**"}
     body = [[names.get(label, label)] + [_pct(v) for v in row] for label, row in side.iterrows()]
-    headers = ["type"] + [f"{split} {'AUC' if metric == 'auc' else 'pAUC'}" for split, metric in side.columns]
+    headers = ["type"] + [f"{split} {dict(auc='AUC', pauc='pAUC', mauc='mAUC')[metric]}" for split, metric in side.columns]
     hists = " ".join(f"[{split} histogram](plots/hist_{split}_{slug(method)}.png)" for split in by_split)
     return [f"### {method}", "", _table(body, headers), "", hists, ""]
 
 
+def _scores_for(rows: pd.DataFrame, results_dir: Path, split: str) -> pd.DataFrame | None:
+    path = results_dir / "scores.parquet"
+    if not path.is_file():
+        return None
+    scores = pd.read_parquet(path, filters=[("split", "==", split)])
+    runs = rows[["run_id", "method", "seed"]].drop_duplicates()
+    scores = scores.merge(runs, on=["run_id", "method", "seed"])
+    return scores[scores.label >= 0] if len(scores) else None
+
+
 def render(results_dir: Path, out: Path) -> str:
-    rows = latest(pd.read_csv(results_dir / "results.csv", dtype={"machine_id": str, "run_id": str}))
+    rows = latest(read_results(results_dir / "results.csv"))
     parts = _header(rows, results_dir)
-    tables = {split: {m: summarize(g) for m, g in rows[rows.split == split].groupby("method")}
-              for split in ("dev", "eval") if (rows.split == split).any()}
-    for split, summaries in tables.items():
-        parts += _split_section(split, rows[rows.split == split], summaries)
+    splits = [s for s in ("dev", "eval") if (rows.split == s).any()]
+    for split in splits:
+        parts += _split_section(split, rows[rows.split == split], _scores_for(rows, results_dir, split), out.parent / "plots")
     parts += ["## Per method", ""]
-    for method in sorted({m for summaries in tables.values() for m in summaries}):
-        parts += _method_section(method, {split: t[method] for split, t in tables.items() if method in t})
+    for method in sorted(rows.method.unique()):
+        mine = rows[rows.method == method]
+        parts += _method_section(method, {s: _seed_summaries(mine[mine.split == s]) for s in splits if (mine.split == s).any()})
     parts += ["![t-SNE of test embeddings](plots/tsne.png)", ""]
     text = "\n".join(parts)
     write_text(out, text)

@@ -39,4 +39,5 @@ def test_two_gloo_processes_match_one(tiny_data, tmp_path):
     a, b = one.embeddings, two.embeddings
     cosine = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
     assert cosine.min() > 0.99, cosine.min()
-    assert (one.logits.argmax(1) == two.logits.argmax(1)).mean() > 0.98
+    x, y = one.logits, two.logits  # (after two epochs many clips' top classes are near ties, so compare the values)
+    assert ((x * y).sum(1) / np.linalg.norm(x, axis=1) / np.linalg.norm(y, axis=1)).min() > 0.99

@@ -19,7 +19,7 @@ METHODS = "softmax,centroid,gmm:n_components=1,knn,lof"
 def finished(tiny_data, cache_root, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     config = RunConfig(data=tiny_data, preset="tiny", methods=METHODS, device="cpu", results=out / "results",
-                       leaderboard=out / "board" / "LEADERBOARD.md", cache=cache_root)
+                       leaderboard=out / "board" / "LEADERBOARD.md", cache=cache_root, seeds=(0, 1))
     return config, run(config)
 
 
@@ -27,8 +27,9 @@ def test_results_csv_has_a_row_per_method_split_and_id(finished):
     config, rows = finished
     stored = pd.read_csv(config.results / "results.csv", dtype={"machine_id": str})
     assert {"run_id", "method", "split", "machine_type", "machine_id", "auc", "pauc",
-            "fit_seconds", "score_seconds", "device"} <= set(stored.columns)
-    assert len(stored) == 5 * 41  # 26 dev IDs + 15 eval IDs, five methods
+            "fit_seconds", "score_seconds", "device", "seed"} <= set(stored.columns)
+    assert len(stored) == 2 * 5 * 41  # two seeds, five methods, 23 dev IDs + 18 eval IDs
+    assert sorted(stored.seed.unique()) == [0, 1] and stored.embedding_key.nunique() == 2
     assert stored.auc.between(0, 1).all() and stored.pauc.between(0, 1).all()
     assert set(stored.method) == {"softmax", "centroid", "gmm(n_components=1)", "knn", "lof"}
 
@@ -36,7 +37,7 @@ def test_results_csv_has_a_row_per_method_split_and_id(finished):
 def test_written_submission_files_recompute_to_the_same_auc(finished, tiny_data):
     config, rows = finished
     truth = read_ground_truth(tiny_data / "eval_data_list.csv")
-    for row in rows.sample(12, random_state=0).itertuples():
+    for row in rows[rows.seed == 0].sample(12, random_state=0).itertuples():  # the files are the first seed's
         folder = config.results / registry.slug(row.method) / row.split
         names, scores = read_scores(folder / f"anomaly_score_{row.machine_type}_id_{row.machine_id}.csv")
         if row.split == "dev":
@@ -53,7 +54,7 @@ def test_leaderboard_lists_every_method_per_type_and_rerenders_from_results(fini
     config, rows = finished
     text = config.leaderboard.read_text()
     for method in ("softmax", "centroid", "gmm(n_components=1)", "knn", "lof"):
-        assert f"**{method}**" in text and f"### {method}" in text
+        assert f"| {method} " in text and f"### {method}" in text
     dev = rows[(rows.split == "dev") & (rows.method == "knn")]
     toycar = 100 * dev[dev.machine_type == "ToyCar"].auc.mean()
     assert f"{toycar:.2f}" in text
@@ -62,6 +63,28 @@ def test_leaderboard_lists_every_method_per_type_and_rerenders_from_results(fini
     config.leaderboard.unlink()
     main(["leaderboard", "--results", str(config.results), "--leaderboard", str(config.leaderboard)])
     assert config.leaderboard.read_text().split("\n", 3)[3] == text.split("\n", 3)[3]  # same apart from the date
+
+
+def test_per_clip_scores_are_stored_and_give_the_stored_auc(finished):
+    config, rows = finished
+    scores = pd.read_parquet(config.results / "scores.parquet")
+    assert {"run_id", "method", "seed", "split", "file", "machine_type", "machine_id", "label", "score"} <= set(scores.columns)
+    per_run = scores.groupby(["method", "seed"]).size()
+    assert len(per_run) == 10 and per_run.nunique() == 1  # every method and seed scored the same clips
+    for row in rows.sample(10, random_state=1).itertuples():
+        mine = scores[(scores.method == row.method) & (scores.seed == row.seed) & (scores.split == row.split)
+                      & (scores.machine_type == row.machine_type) & (scores.machine_id == row.machine_id)]
+        assert roc_auc_score(mine.label, mine.score) == pytest.approx(row.auc, abs=1e-12)
+
+
+def test_leaderboard_shows_seed_spread_intervals_and_standing(finished):
+    config, _ = finished
+    text = config.leaderboard.read_text()
+    assert "means over 2 training seeds (0, 1) ± their standard deviation" in text
+    assert text.count(" ± ") >= 2 * 5 * 4  # mean and hmean, AUC and pAUC, five methods, two splits
+    assert "| leader " in text and "hmean AUC CI95" in text and "leads on harmonic-mean AUC" in text
+    assert "checkpoint selection: best epoch by classification loss on held-out normal training clips" in text
+    assert (config.leaderboard.parent / "plots" / "cd_dev.png").stat().st_size > 1000
 
 
 def test_plugin_scorer_from_an_entry_point_runs_and_ranks(finished, tmp_path, monkeypatch):
@@ -95,7 +118,7 @@ def test_plugin_scorer_from_an_entry_point_runs_and_ranks(finished, tmp_path, mo
     rows = run(RunConfig(**{**config.__dict__, "methods": "norm:power=2"}))
     assert set(rows.method) == {"norm(power=2)"}
     board = config.leaderboard.read_text()
-    assert "**norm(power=2)**" in board and "**knn**" in board, "the plugin ranks beside the built-ins"
+    assert "| norm(power=2) " in board and "| knn " in board, "the plugin ranks beside the built-ins"
     sys.modules.pop("my_scorer", None)
 
 
@@ -120,7 +143,7 @@ def test_bench_evaluate_recomputes_the_stored_rows_from_the_submission_files(fin
     table = load_dataset(tiny_data, check_audio=False)
     for split in ("dev", "eval"):
         per_id = evaluate_submission(config.results / "lof" / split, table)
-        stored = rows[(rows.method == "lof") & (rows.split == split)]
+        stored = rows[(rows.method == "lof") & (rows.split == split) & (rows.seed == 0)]  # the files are seed 0's
         merged = per_id.merge(stored, on=["machine_type", "machine_id"], suffixes=("", "_stored"))
         assert len(merged) == len(stored) > 0
         assert (merged.auc - merged.auc_stored).abs().max() < 1e-12

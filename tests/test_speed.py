@@ -48,7 +48,12 @@ def test_speed_runs_on_a_real_embedding_cache(built, tmp_path, monkeypatch):
     n_ids = table[table.split != "train"].groupby(["machine_type", "machine_id"]).ngroups
     assert f"Embeddings of the cache `{cache.path}`: {n_ids} IDs x " in text
     assert {r["dim"] for r in rows} == {cache.embeddings.shape[1]}
-    assert all(r["agrees"] for r in rows if r["reference_seconds"] is not None), rows
+    # equal scores where the reference is exact; the GMMs' likelihood comparison is not asserted here: with 12
+    # clips per ID in 128 dimensions each k-means partition is its own optimum, and which side wins is a draw
+    # (per ID from -48 to +10 nats on one trained cache); test_every_scorer_agrees... checks GMMs on clustered data
+    exact = [r for r in rows if r["reference_seconds"] is not None and not r["scorer"].startswith("gmm")]
+    assert len(exact) == 3 and all(r["agrees"] for r in exact), rows
+    assert all(r["agrees"] is not None for r in rows if r["scorer"].startswith("gmm"))
 
 
 def test_speed_refuses_a_folder_that_is_not_an_embedding_cache(tmp_path, capsys):

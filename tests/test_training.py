@@ -22,7 +22,7 @@ def test_loss_decreases_and_validation_is_logged(built, cache_root):
     log = [json.loads(line) for line in (cache_root / "runs" / cache.manifest["key"] / "all" / "metrics.jsonl").open()]
     assert [r["epoch"] for r in log] == list(range(1, CONFIG.epochs + 1))
     assert log[-1]["loss"] < 0.7 * log[0]["loss"]
-    assert sum("auc" in r for r in log) == CONFIG.epochs // CONFIG.eval_every
+    assert sum("select" in r for r in log) == CONFIG.epochs // CONFIG.eval_every
 
 
 def test_classifier_separates_ids_on_held_out_normal_clips(built):
