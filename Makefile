@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: install
-	$(BIN)/bench run
+	$(BIN)/bench run --seeds 0,1,2
 
 test: install
 	$(BIN)/python -m pytest -q
