@@ -157,7 +157,7 @@ def cmd_run(args) -> None:
     try:
         rows = run(RunConfig(data=args.data, preset=args.preset, methods=args.methods, device=args.device,
                              results=args.results, leaderboard=args.leaderboard, cache=args.cache, skip_bad=args.skip_bad,
-                             seeds=_seeds(args.seeds), overrides=_overrides(args.set)))
+                             seeds=_seeds(args.seeds), embedder=args.embedder, overrides=_overrides(args.set)))
     except MethodError as exc:
         raise UsageError(str(exc)) from None
     if rows.empty:  # a rank other than 0 under torchrun
@@ -196,6 +196,18 @@ def cmd_methods(args) -> None:
         rows.append([name, cls.__module__, ", ".join(f"{k}={v!r}" for k, v in cls.params().items()),
                      "yes" if not missing else f"no (needs {', '.join(missing)})", (cls.__doc__ or "").strip().splitlines()[0]])
     print(tabulate(rows, headers=["method", "module", "options", "available", "what it scores"], tablefmt="github"))
+
+
+def cmd_embedders(args) -> None:
+    from embeddings.embedders import available
+    from embeddings.plugins import missing_requirements
+    rows = []
+    for name, cls in available().items():
+        missing = missing_requirements(cls)
+        rows.append([name, cls.__module__, ", ".join(f"{k}={v!r}" for k, v in cls.params().items()),
+                     "yes" if not missing else f"no (needs {', '.join(missing)})", "per seed" if cls.trains else "frozen",
+                     (cls.__doc__ or "").strip().splitlines()[0]])
+    print(tabulate(rows, headers=["embedder", "module", "options", "available", "model", "what it embeds"], tablefmt="github"))
 
 
 def cmd_leaderboard(args) -> None:
@@ -275,6 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="comma-separated scorers with options, e.g. gmm:n_components=4,knn:k=5")
     run.add_argument("--seeds", default="0", help="training seeds, e.g. 0,1,2: one embedding model each, every scorer "
                      "on each; the leaderboard shows mean ± std over them")
+    run.add_argument("--embedder", default="arcface", metavar="NAME[:opt=value...]",
+                     help="what embeds the clips (`bench embedders`): arcface (trained here), imported:path=FILE, "
+                          "hear:module=NAME")
     run.add_argument("--results", type=Path, default=Path("results"))
     run.add_argument("--leaderboard", type=Path, default=Path("leaderboard/LEADERBOARD.md"))
     run.set_defaults(func=cmd_run)
@@ -286,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     embed.set_defaults(func=cmd_embed)
 
     sub.add_parser("methods", help="list the scorers and their options").set_defaults(func=cmd_methods)
+    sub.add_parser("embedders", help="list the embedders and their options").set_defaults(func=cmd_embedders)
     board = sub.add_parser("leaderboard", help="re-render the leaderboard from stored results")
     board.add_argument("--results", type=Path, default=Path("results"))
     board.add_argument("--leaderboard", type=Path, default=Path("leaderboard/LEADERBOARD.md"))

@@ -59,6 +59,7 @@ def submission_name(kind: str, machine_type: str, machine_id: str) -> str:
 
 
 def read_results(path: Path) -> pd.DataFrame:
-    """`results.csv`, old files included: rows written before seeds existed are the default seed 0."""
+    """`results.csv`, old files included: rows written before seeds or embedders existed are seed 0 of `arcface`."""
     table = pd.read_csv(path, dtype={"machine_id": str, "run_id": str})
-    return table if "seed" in table else table.assign(seed=0)
+    defaults = {"seed": 0, "embedder": "arcface"}
+    return table.assign(**{k: v for k, v in defaults.items() if k not in table})

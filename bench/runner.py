@@ -18,16 +18,15 @@ from bench.device import resolve_device
 from bench.errors import DataError, ScorerError
 from bench.locking import exclusive
 from bench.synth import default_data_dir
-from embeddings.cache import EmbeddingCache, build
-from embeddings.config import preset as train_preset
+from embeddings.cache import EmbeddingCache
 from embeddings.distributed import init_from_env, is_main, shutdown
 from methods import Bundle, get_scorer, parse_methods
 from methods.registry import label, slug
 
 RESULT_COLUMNS = ["run_id", "method", "split", "machine_type", "machine_id", "auc", "pauc",
-                  "fit_seconds", "score_seconds", "device", "dataset", "embedding_key", "seed"]
+                  "fit_seconds", "score_seconds", "device", "dataset", "embedding_key", "seed", "embedder"]
 SCORE_COLUMNS = ["run_id", "method", "seed", "split", "file", "machine_type", "machine_id", "label", "score",
-                 "dataset", "embedding_key"]
+                 "dataset", "embedding_key", "embedder"]
 DATA_PRESET = {"tiny": "tiny", "small": "small", "dcase2020": "full"}
 DECISION_QUANTILE = 0.9  # the official baseline's decision threshold: 90th percentile of normal scores
 
@@ -44,6 +43,7 @@ class RunConfig:
     skip_bad: bool = False
     seed: int = 0                  # the generated data set's seed
     seeds: tuple[int, ...] = (0,)  # training seeds: one embedding model each, every scorer on each
+    embedder: str = "arcface"      # NAME[:option=value...], see `bench embedders`
     overrides: dict = field(default_factory=dict)  # TrainConfig fields
 
 
@@ -131,24 +131,35 @@ def run(config: RunConfig) -> pd.DataFrame:
     specs = parse_methods(config.methods)
     for name, options in specs:  # fail on a bad method before hours of training
         get_scorer(name, "cpu", **options)
+    embedder = make_embedder(config.embedder, config.preset, device)
+    seeds = config.seeds if embedder.trains else config.seeds[:1]
+    if len(seeds) < len(config.seeds):
+        print(f"embedder {embedder.label()} is not trained: one embedding serves every seed, so only seed {seeds[0]} runs")
     init_from_env(device)
     data, table = load_data(config.data, config.preset, config.cache, config.skip_bad, config.seed)
-    caches = {seed: build(table, train_preset(config.preset, **{**config.overrides, "seed": seed}), config.cache, device)
-              for seed in config.seeds}
+    caches = {seed: embedder.build(table, config.cache, seed, config.overrides) for seed in seeds}
     main = is_main()
     shutdown()  # the ranks' shared work ends here: rank 0 scores alone, and its locks need no barriers
     if not main:
         return pd.DataFrame(columns=RESULT_COLUMNS)
     run_id = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     first = caches[config.seeds[0]]
-    meta = {"run_id": run_id, "dataset": str(data), "preset": config.preset, "seeds": list(config.seeds),
+    meta = {"run_id": run_id, "dataset": str(data), "preset": config.preset, "seeds": list(seeds), "embedder": embedder.label(),
             "embedding_key": first.manifest["key"], "embedding": first.manifest,
             "embedding_keys": {seed: c.manifest["key"] for seed, c in caches.items()}, "device": device}
     atomic.write_text(Path(config.results) / "runs" / f"{run_id}.json", json.dumps(meta, indent=2, default=str))
     new, clip_scores = [], {}
+    applicable = [(n, o) for n, o in specs if caches[seeds[0]].logits.shape[1] or "logits" not in get_scorer(n, "cpu", **o).reads]
+    for name, options in specs:
+        if (name, options) not in applicable:
+            print(f"{label(name, options)}: not applicable on embedder {embedder.label()} (it reads classifier logits, "
+                  "which this embedder has none of)")
+    if not applicable:
+        raise ScorerError(f"no method in {config.methods!r} applies to embedder {embedder.label()}; choose scorers that "
+                          "read embeddings (`bench methods`)")
     for seed, cache in caches.items():
         splits = [s for s in ("dev", "eval") if (cache.clips[cache.clips.split == s].label >= 0).any()]
-        for name, options in tqdm(specs, desc=f"score (seed {seed})", unit="method"):
+        for name, options in tqdm(applicable, desc=f"score (seed {seed})", unit="method"):
             method = label(name, options)
             rows, per_clip = [], []
             for split in splits:
@@ -159,7 +170,7 @@ def run(config: RunConfig) -> pd.DataFrame:
                 except Exception as exc:
                     raise ScorerError(f"scorer {method} failed on the {split} split ({type(exc).__name__}: {exc}); "
                                       f"the rows of the methods before it are in {config.results}/results.csv") from exc
-                if seed == config.seeds[0]:  # submission files and plots: the first seed's
+                if seed == seeds[0]:  # submission files and plots: the first seed's
                     write_submission(Path(config.results) / slug(method) / split, cache, groups, scores, thresholds)
                     clip_scores[(method, split)] = (cache.clips.iloc[np.concatenate([g[3] for g in groups])],
                                                     np.concatenate(scores))
@@ -169,13 +180,14 @@ def run(config: RunConfig) -> pd.DataFrame:
                     if labelled.any():
                         auc, pauc = metrics.auc_pauc(labels[labelled], s[labelled])
                         rows.append([run_id, method, split, machine_type, machine_id, auc, pauc, fit_s, score_s, device,
-                                     str(data), cache.manifest["key"], seed])
+                                     str(data), cache.manifest["key"], seed, embedder.label()])
                     per_clip.append(pd.DataFrame({"file": cache.clips.file.to_numpy()[test], "machine_type": machine_type,
                                                   "machine_id": machine_id, "label": labels, "score": s, "split": split}))
             new.append(pd.DataFrame(rows, columns=RESULT_COLUMNS))
             append_rows(Path(config.results) / "results.csv", new[-1])
             append_scores(Path(config.results) / "scores.parquet", pd.concat(per_clip).assign(
-                run_id=run_id, method=method, seed=seed, dataset=str(data), embedding_key=cache.manifest["key"]))
+                run_id=run_id, method=method, seed=seed, dataset=str(data), embedding_key=cache.manifest["key"],
+                embedder=embedder.label()))
     from leaderboard.plots import roc_and_histograms, tsne
     plot_dir = Path(config.leaderboard).parent / "plots"
     roc_and_histograms(clip_scores, plot_dir)
@@ -183,6 +195,19 @@ def run(config: RunConfig) -> pd.DataFrame:
     from leaderboard.render import render
     render(Path(config.results), Path(config.leaderboard))
     return pd.concat(new, ignore_index=True)
+
+
+def make_embedder(spec: str, preset: str, device: str):
+    """`--embedder NAME[:option=value...]`; the trained `arcface` takes the run's --preset unless given one."""
+    from embeddings.embedders import get_embedder
+    from embeddings.plugins import PluginError, parse_spec
+    parsed = parse_spec(spec)
+    if len(parsed) != 1:
+        raise PluginError(f"--embedder {spec!r}: name one embedder, e.g. arcface or imported:path=emb.npz")
+    name, options = parsed[0]
+    if name == "arcface":
+        options.setdefault("preset", preset)
+    return get_embedder(name, device, **options)
 
 
 def append_rows(path: Path, rows: pd.DataFrame) -> None:

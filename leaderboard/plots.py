@@ -22,10 +22,12 @@ def _grid(types):
     return fig, dict(zip(types, axes.flat))
 
 
-def _save(fig, path: Path):
+def _save(fig, path: Path, fit_labels: bool = False):
+    """`fit_labels`: crop to whatever the labels need (long method names) instead of laying out subplots."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    if not fit_labels:
+        fig.tight_layout()
+    fig.savefig(path, dpi=90, bbox_inches="tight" if fit_labels else None)
     plt.close(fig)
 
 
@@ -100,5 +102,5 @@ def critical_difference(per_id_auc, path: Path, title: str) -> float | None:
     sp.critical_difference_diagram(ranks, sp.posthoc_nemenyi_friedman(per_id_auc.to_numpy()).set_axis(
         per_id_auc.columns, axis=0).set_axis(per_id_auc.columns, axis=1), ax=ax)
     ax.set_title(f"{title} (Friedman p = {p_value:.2g})", fontsize=9)
-    _save(fig, path)
+    _save(fig, path, fit_labels=True)
     return p_value

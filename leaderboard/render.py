@@ -32,12 +32,17 @@ def _table(rows, headers) -> str:
 
 
 def latest(results: pd.DataFrame) -> pd.DataFrame:
-    """The newest run's data set and embeddings (one per seed); for each method, its newest run on them."""
+    """The newest run's data set; per embedder, its newest run's embeddings (one per seed) and, for each method,
+    the newest run on them. With several embedders a method is shown as `method @ embedder`; `scorer` keeps
+    the plain name."""
     newest = results.loc[results.run_id.idxmax()]
-    keys = set(results.embedding_key[results.run_id == newest.run_id])
-    same = results[(results.dataset == newest.dataset) & results.embedding_key.isin(keys)]
-    last_run = same.groupby("method").run_id.transform("max")
-    return same[same.run_id == last_run]
+    parts = []
+    for _, rows in results[results.dataset == newest.dataset].groupby("embedder"):
+        keys = set(rows.embedding_key[rows.run_id == rows.run_id.max()])
+        same = rows[rows.embedding_key.isin(keys)]
+        parts.append(same[same.run_id == same.groupby("method").run_id.transform("max")])
+    out = pd.concat(parts).assign(scorer=lambda t: t.method)
+    return out.assign(method=out.method + " @ " + out.embedder) if out.embedder.nunique() > 1 else out
 
 
 def _seed_summaries(part: pd.DataFrame) -> list[pd.DataFrame]:
@@ -58,7 +63,8 @@ def _mean_std(values: list[float], seeds: int) -> str:
 
 def _header(rows: pd.DataFrame, results_dir: Path) -> list[str]:
     run_id = rows.run_id.max()
-    meta_path = results_dir / "runs" / f"{run_id}.json"
+    trained_runs = rows.run_id[rows.embedder.str.startswith("arcface")]  # the trained embedding's details
+    meta_path = results_dir / "runs" / f"{trained_runs.max() if len(trained_runs) else run_id}.json"
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
     emb = meta.get("embedding", {})
     cfg = emb.get("config", {})
@@ -75,9 +81,11 @@ def _header(rows: pd.DataFrame, results_dir: Path) -> list[str]:
             + (" ± their standard deviation" if len(seeds) > 1 else "") + f"; CI95 from {RESAMPLES:,} bootstrap resamples of "
             "the test clips within each machine ID and class. Fit and score seconds are totals over the split's machine IDs.", "",
             f"- data set: `{rows.dataset.iloc[0]}`",
-            f"- embedding: `{cfg.get('model')}` + `{cfg.get('head')}` head, loss `{cfg.get('loss')}`, "
-            f"{cfg.get('epochs')} epochs, cache key `{emb.get('key', rows.embedding_key.iloc[0])}` (seed {cfg.get('seed')}){trained}",
-            f"- checkpoint selection: {selection.get(cfg.get('selection', 'dev'), cfg.get('selection'))}",
+            f"- embedders: {', '.join(f'`{e}`' for e in sorted(rows.embedder.unique()))}"
+            + (" (rows read `method @ embedder`)" if rows.embedder.nunique() > 1 else ""),
+            *([f"- `arcface` embedding: `{cfg.get('model')}` + `{cfg.get('head')}` head, loss `{cfg.get('loss')}`, "
+               f"{cfg.get('epochs')} epochs, cache key `{emb.get('key', rows.embedding_key.iloc[0])}` (seed {cfg.get('seed')}){trained}",
+               f"- checkpoint selection: {selection.get(cfg.get('selection', 'dev'), cfg.get('selection'))}"] if cfg else []),
             f"- versions: {versions}",
             f"- newest run: `{run_id}` on `{meta.get('device', rows.device.iloc[0])}`", ""]
 
@@ -143,8 +151,10 @@ def _scores_for(rows: pd.DataFrame, results_dir: Path, split: str) -> pd.DataFra
     if not path.is_file():
         return None
     scores = pd.read_parquet(path, filters=[("split", "==", split)])
-    runs = rows[["run_id", "method", "seed"]].drop_duplicates()
-    scores = scores.merge(runs, on=["run_id", "method", "seed"])
+    if "embedder" not in scores:
+        scores = scores.assign(embedder="arcface")
+    runs = rows[["run_id", "scorer", "embedder", "seed", "method"]].drop_duplicates()
+    scores = scores.rename(columns={"method": "scorer"}).merge(runs, on=["run_id", "scorer", "embedder", "seed"])
     return scores[scores.label >= 0] if len(scores) else None
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import copy
-import inspect
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -10,6 +9,7 @@ import numpy as np
 import torch
 
 from bench.errors import DataError
+from embeddings.plugins import params as plugin_params
 
 
 @dataclass
@@ -113,9 +113,7 @@ class Scorer:
     @classmethod
     def params(cls) -> dict[str, object]:
         """Hyperparameters and their defaults, read from `__init__`."""
-        sig = inspect.signature(cls.__init__)
-        return {n: p.default for n, p in sig.parameters.items()
-                if n not in ("self", "device") and p.default is not inspect.Parameter.empty}
+        return plugin_params(cls)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(f'{k}={getattr(self, k)!r}' for k in self.params())})"

@@ -365,7 +365,7 @@ class _Crashing(Scorer):
 
 @pytest.mark.slow
 def test_crashed_scorer_keeps_earlier_rows_and_the_old_leaderboard(tiny_data, cache_root, tmp_path, capsys, monkeypatch):
-    monkeypatch.setitem(registry._REGISTRY, "crashing", _Crashing)
+    monkeypatch.setitem(registry.SCORERS.entries, "crashing", _Crashing)
     common = ["run", "--data", tiny_data, "--preset", "tiny", "--device", "cpu", "--cache", cache_root,
               "--results", tmp_path / "results", "--leaderboard", tmp_path / "LEADERBOARD.md"]
     main([*map(str, common), "--methods", "softmax"])

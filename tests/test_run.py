@@ -112,8 +112,8 @@ def test_plugin_scorer_from_an_entry_point_runs_and_ranks(finished, tmp_path, mo
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: my-scorer\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text("[asd_bench.scorers]\nnorm = my_scorer:NormScorer\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(registry, "_loaded", False)
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    monkeypatch.setattr(registry.SCORERS, "loaded", False)
+    monkeypatch.setattr(registry.SCORERS, "entries", dict(registry.SCORERS.entries))
     assert "norm" in registry.available()
     rows = run(RunConfig(**{**config.__dict__, "methods": "norm:power=2"}))
     assert set(rows.method) == {"norm(power=2)"}

@@ -1,0 +1,99 @@
+"""The embedder interface and the embedding cache every frozen embedder shares."""
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import time
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+
+from bench.errors import DataError
+from bench.locking import exclusive
+from embeddings.cache import EmbeddingCache, StaleCacheError
+from embeddings.features import fingerprint as data_fingerprint
+from embeddings.plugins import label
+from embeddings.plugins import params as plugin_params
+
+EMBEDDER_CACHE_VERSION = 1
+
+
+class Embedder:
+    """Turns a clip table into one embedding per clip, and logits when the model has a classifier head.
+
+    Subclasses set `name`, take options as keyword arguments of `__init__`, and implement `embed(table)`
+    (arrays aligned with the table's rows; logits None without a head) and `fingerprint()` (a hash of the
+    weights or file the embeddings come from: part of the cache key). `trains = True` means one model per
+    training seed (`--seeds`); a frozen embedder gives the same embeddings for every seed. `requires` names
+    optional packages.
+    """
+
+    name: ClassVar[str] = ""
+    requires: ClassVar[tuple[str, ...]] = ()
+    trains: ClassVar[bool] = False
+
+    def __init__(self, device: str = "cpu"):
+        self.device = device
+
+    @classmethod
+    def params(cls) -> dict[str, object]:
+        return plugin_params(cls)
+
+    def options(self) -> dict:
+        return {k: getattr(self, k) for k in self.params()}
+
+    def label(self) -> str:
+        return label(self.name, {k: v for k, v in self.options().items() if v != self.params()[k]})
+
+    def fingerprint(self) -> str:
+        raise NotImplementedError
+
+    def embed(self, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+        raise NotImplementedError
+
+    def build(self, table: pd.DataFrame, cache_root: str | Path, seed: int = 0, overrides: dict | None = None
+              ) -> EmbeddingCache:
+        """The embeddings of every clip of `table`, computed once and then read from `cache_root/embeddings/<key>`."""
+        return build_cache(self, table, cache_root)
+
+
+def file_sha256(*paths) -> str:
+    h = hashlib.sha256()
+    for path in paths:
+        h.update(Path(path).read_bytes())
+    return h.hexdigest()
+
+
+def build_cache(embedder: Embedder, table: pd.DataFrame, cache_root: str | Path) -> EmbeddingCache:
+    """Key = data fingerprint, embedder name, every option and the weights' fingerprint; a changed model,
+    option or clip gives a new entry, never a stale one."""
+    manifest = {"embedder": embedder.name, "options": embedder.options(), "weights": embedder.fingerprint(),
+                "data": data_fingerprint(table), "version": EMBEDDER_CACHE_VERSION}
+    key = hashlib.sha256(json.dumps(manifest, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    path = Path(cache_root) / "embeddings" / key
+    with exclusive(path.with_name(key + ".lock")):
+        if not (path / "manifest.json").is_file():
+            start = time.perf_counter()
+            emb, logits = embedder.embed(table)
+            emb = np.asarray(emb, dtype=np.float32)
+            if emb.ndim != 2 or len(emb) != len(table):
+                raise DataError(f"embedder {embedder.label()}: {emb.shape} embeddings for {len(table)} clips; "
+                                "it must return one row per clip")
+            bad = ~np.isfinite(emb).all(1)
+            if bad.any():
+                raise DataError(f"{table.path.iloc[int(np.argmax(bad))]}: embedder {embedder.label()} gave NaN or inf "
+                                f"(and {bad.sum() - 1} more clips); check the model or the input")
+            logits = np.zeros((len(emb), 0), np.float32) if logits is None else np.asarray(logits, np.float32)
+            EmbeddingCache(table.reset_index(drop=True), emb, logits, {
+                **manifest, "key": key, "label": embedder.label(), "embed_seconds": time.perf_counter() - start,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "device": embedder.device,
+                "versions": {"torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version()},
+            }).save(path)
+    cache = EmbeddingCache.load(path)
+    if {k: cache.manifest.get(k) for k in manifest} != json.loads(json.dumps(manifest, default=str)):
+        raise StaleCacheError(f"{path}: its manifest describes another embedder or data set; delete the folder to rebuild it")
+    return cache

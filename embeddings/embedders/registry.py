@@ -1,0 +1,10 @@
+"""Embedders by name: built-ins register with `@register`; third-party ones come from the entry-point group
+`asd_bench.embedders`."""
+from embeddings.plugins import Registry
+
+EMBEDDERS = Registry("embedder", "asd_bench.embedders",
+                     ("embeddings.embedders.arcface", "embeddings.embedders.imported", "embeddings.embedders.hear"),
+                     "bench embedders")
+register = EMBEDDERS.register
+available = EMBEDDERS.available
+get_embedder = EMBEDDERS.get

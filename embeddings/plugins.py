@@ -1,0 +1,99 @@
+"""One registry pattern for every kind of plugin (scorers, embedders): built-ins register with a decorator,
+third-party ones come from an entry-point group, and a name with options builds an instance."""
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.util
+import inspect
+from importlib.metadata import entry_points
+
+
+class PluginError(ValueError):
+    """An unknown plugin, option or missing dependency; the message lists what is accepted."""
+
+
+def literal(text: str):
+    """A command-line value as a Python literal where it is one (`4`, `False`, `'diag'`), else the string."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def params(cls) -> dict[str, object]:
+    """A plugin's options and their defaults, read from `__init__`."""
+    sig = inspect.signature(cls.__init__)
+    return {n: p.default for n, p in sig.parameters.items()
+            if n not in ("self", "device") and p.default is not inspect.Parameter.empty}
+
+
+def missing_requirements(cls) -> list[str]:
+    return [pkg for pkg in getattr(cls, "requires", ()) if importlib.util.find_spec(pkg) is None]
+
+
+class Registry:
+    """Plugins of one kind by name: `kind` names them in messages, `group` is the entry-point group."""
+
+    def __init__(self, kind: str, group: str, builtins: tuple[str, ...], listing: str):
+        self.kind, self.group, self.builtins, self.listing = kind, group, builtins, listing
+        self.entries: dict[str, type] = {}
+        self.loaded = False
+
+    def register(self, cls: type) -> type:
+        if not cls.name:
+            raise ValueError(f"{cls.__name__} needs a `name`")
+        if self.entries.get(cls.name, cls) is not cls:
+            raise ValueError(f"{self.kind} name {cls.name!r} is already taken by {self.entries[cls.name].__module__}")
+        self.entries[cls.name] = cls
+        return cls
+
+    def available(self) -> dict[str, type]:
+        if not self.loaded:
+            self.loaded = True
+            for module in self.builtins:
+                importlib.import_module(module)
+            for ep in entry_points(group=self.group):
+                self.register(ep.load())
+        return dict(sorted(self.entries.items()))
+
+    def get(self, name: str, device: str = "cpu", **options):
+        known = self.available()
+        if name not in known:
+            raise PluginError(f"unknown {self.kind} {name!r}; known: {', '.join(known)} (`{self.listing}` lists their options)")
+        cls = known[name]
+        bad = set(options) - set(params(cls))
+        if bad:
+            raise PluginError(f"{name} has no option {', '.join(sorted(bad))}; its options: "
+                              + ", ".join(f"{k}={v!r}" for k, v in params(cls).items()))
+        missing = missing_requirements(cls)
+        if missing:
+            raise PluginError(f"{name} needs {', '.join(missing)}, which is not installed (pip install {' '.join(missing)})")
+        return cls(device=device, **options)
+
+
+def parse_spec(spec: str) -> list[tuple[str, dict]]:
+    """`"gmm:n_components=4,covariance=diag,knn:k=5"` -> [("gmm", {...}), ("knn", {"k": 5})].
+
+    Commas separate plugins; a comma-separated `key=value` with no name continues the previous plugin.
+    """
+    out: list[tuple[str, dict]] = []
+    for token in filter(None, (t.strip() for t in spec.split(","))):
+        if ":" not in token and "=" in token:
+            if not out:
+                raise PluginError(f"option {token!r} comes before any name; write e.g. knn:{token}")
+            options = [token]
+        else:
+            name, *options = token.split(":")
+            out.append((name, {}))
+        for option in options:
+            key, sep, value = option.partition("=")
+            if not sep:
+                raise PluginError(f"option {option!r} of {out[-1][0]} is not key=value")
+            out[-1][1][key.strip()] = literal(value.strip())
+    return out
+
+
+def label(name: str, options: dict) -> str:
+    """The leaderboard name of a configured plugin: `knn(k=5)`."""
+    return name if not options else f"{name}({', '.join(f'{k}={v}' for k, v in sorted(options.items()))})"
