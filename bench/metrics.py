@@ -58,8 +58,18 @@ def submission_name(kind: str, machine_type: str, machine_id: str) -> str:
     return f"{kind}_{machine_type}_id_{machine_id}.csv"
 
 
+RESULT_DEFAULTS = {"seed": 0, "embedder": "arcface"}  # what rows written before these columns existed were
+
+
+def _with_defaults(table: pd.DataFrame) -> pd.DataFrame:
+    return table.assign(**{k: table[k].fillna(v) if k in table else v for k, v in RESULT_DEFAULTS.items()})
+
+
 def read_results(path: Path) -> pd.DataFrame:
     """`results.csv`, old files included: rows written before seeds or embedders existed are seed 0 of `arcface`."""
-    table = pd.read_csv(path, dtype={"machine_id": str, "run_id": str})
-    defaults = {"seed": 0, "embedder": "arcface"}
-    return table.assign(**{k: v for k, v in defaults.items() if k not in table})
+    return _with_defaults(pd.read_csv(path, dtype={"machine_id": str, "run_id": str}))
+
+
+def read_scores_table(path: Path, split: str | None = None) -> pd.DataFrame:
+    """`scores.parquet` (one split's rows if `split` is given), with the same defaults as `read_results`."""
+    return _with_defaults(pd.read_parquet(path, filters=[("split", "==", split)] if split else None))

@@ -223,6 +223,6 @@ def append_scores(path: Path, rows: pd.DataFrame) -> None:
     """Append per-clip scores to a Parquet file the same way: read, add, write a temp file, rename."""
     rows = rows[SCORE_COLUMNS]
     with exclusive(path.with_name(path.name + ".lock")):
-        table = rows if not path.is_file() else pd.concat([pd.read_parquet(path), rows], ignore_index=True)
+        table = rows if not path.is_file() else pd.concat([metrics.read_scores_table(path), rows], ignore_index=True)
         with atomic.atomic_file(path) as tmp:
             table.to_parquet(tmp, index=False)

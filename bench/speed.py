@@ -283,6 +283,67 @@ def training_throughput(device, model="iresnet50", batch=64, steps=4, crop=64, s
     return rows
 
 
+def matmul_rate(device: str, n: int = 2048) -> float:
+    """This machine's fp32 matrix-product rate in TFLOP/s: the yardstick for an encoder's CPU inference."""
+    a = torch.randn(n, n, device=device)
+    a @ a
+    if device == "cuda":
+        torch.cuda.synchronize()
+    start, reps = time.perf_counter(), 0
+    while time.perf_counter() - start < 1.0:
+        a @ a
+        reps += 1
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return 2 * n**3 * reps / (time.perf_counter() - start) / 1e12
+
+
+def embedder_throughput(device, quick=False, batch=4, seconds=10.0):
+    """Inference clips/s of the arcface model and of base-size transformers encoders (AST, wav2vec 2.0; random
+    weights: speed does not depend on them), with TFLOP/s and their share of the fp32 matrix-product rate."""
+    from torch.utils.flop_counter import FlopCounterMode
+    from transformers import ASTConfig, ASTModel, Wav2Vec2Config, Wav2Vec2Model
+    from embeddings.classifier import Classifier
+    from embeddings.config import TrainConfig
+    from embeddings.features import LogMel
+    tiny = dict(num_hidden_layers=2) if quick else {}
+    models = {
+        "iresnet50 (arcface), 64-frame crops": (Classifier(TrainConfig(model="iresnet_small" if quick else "iresnet50"), 41),
+                                                 lambda wave: {"x": _crops(LogMel().to(device)(wave))}),
+        "AST base, 10.24 s of 128-band fbank": (ASTModel(ASTConfig(**tiny)), lambda wave: {"input_values": torch.randn(
+            len(wave), 1024, 128, device=device)}),
+        "wav2vec 2.0 base, raw 16 kHz audio": (Wav2Vec2Model(Wav2Vec2Config(**tiny)), lambda wave: {"input_values": wave}),
+    }
+    rate = matmul_rate(device)
+    rows = []
+    wave = torch.randn(batch, int(seconds * 16000), device=device) * 0.1
+    with torch.no_grad():  # not inference_mode: wav2vec 2.0's weight-normed convolution fails under the FLOP counter there
+        for name, (model, inputs) in models.items():
+            model = model.eval().to(device)
+            forward = (lambda kw: model.embed(kw["x"])) if isinstance(model, Classifier) else (lambda kw: model(**kw))
+            with torch.autocast("cuda", torch.bfloat16, enabled=device == "cuda"):
+                with FlopCounterMode(display=False) as counter:
+                    forward(inputs(wave))
+                flops = counter.get_total_flops()
+                start, n = time.perf_counter(), 0
+                while time.perf_counter() - start < (1.0 if quick else 5.0) or n == 0:
+                    forward(inputs(wave))
+                    n += batch
+                if device == "cuda":
+                    torch.cuda.synchronize()
+                secs = time.perf_counter() - start
+            tflops = flops / batch * n / secs / 1e12
+            rows.append({"stage": f"embed: {name}, batch {batch}", "device": device, "clips_per_s": n / secs,
+                         "tflops": tflops, "matmul_fraction": tflops / rate})
+    return rows
+
+
+def _crops(logmel: torch.Tensor, crop: int = 64) -> torch.Tensor:
+    """Half-overlapping crops of every clip, stacked: what `infer` feeds the classifier."""
+    from embeddings.classifier import windows
+    return torch.cat([logmel[:, :, s:s + crop] for s in windows(logmel.shape[-1], crop)])
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no GPU"
@@ -311,9 +372,11 @@ def render(rows, throughput, config: dict) -> str:
         lines.append(f"| {r['scorer']} | {r['backend']} | {r['dim']} | {r['seconds']:.3f} | {fmt(r['runs'], 'd')} | "
                      f"{fmt(r['peak_mib'], '.0f')} | {r['reference'] or '-'} | {fmt(r['reference_seconds'], '.3f')} | "
                      f"{fmt(r['speedup'], '.1f')} | {'-' if r['agrees'] is None else ('yes' if r['agrees'] else 'NO')} |")
-    lines += ["", "| stage | device | clips/s | TFLOP/s | of bf16 peak |", "|---|---|---|---|---|"]
+    lines += ["", "Of bf16 peak: the GPU's dense bf16 tensor-core peak. Of fp32 matmul: this machine's own rate on a "
+              "2048-cubed fp32 matrix product, measured in the same run (the rate an encoder's FLOPs could reach).", "",
+              "| stage | device | clips/s | TFLOP/s | of bf16 peak | of fp32 matmul |", "|---|---|---|---|---|---|"]
     lines += [f"| {t['stage']} | {t['device']} | {t['clips_per_s']:.1f} | {fmt(t.get('tflops'), '.2f')} | "
-              f"{fmt(t.get('bf16_peak_fraction'), '.1%')} |" for t in throughput]
+              f"{fmt(t.get('bf16_peak_fraction'), '.1%')} | {fmt(t.get('matmul_fraction'), '.1%')} |" for t in throughput]
     return "\n".join(lines) + "\n"
 
 
@@ -344,6 +407,7 @@ def run_speed(quick=False, dims=None, devices=None, repeats=3, json_path=None, o
     throughput = feature_throughput(devices, n_clips=16 if quick else 64)
     for device in devices:
         throughput += training_throughput(device, model="iresnet_small" if quick else "iresnet50", steps=2 if quick else 4)
+        throughput += embedder_throughput(device, quick=quick)
     text = render(rows, throughput, dict(argv=argv, source=source, repeats=repeats))
     if out:
         write_text(out, text)

@@ -17,7 +17,7 @@ from tabulate import tabulate
 
 from bench.atomic import write_text
 from bench.intervals import RESAMPLES, ci95, compare_to_leader, headline
-from bench.metrics import read_results, summarize
+from bench.metrics import read_results, read_scores_table, summarize
 from methods.registry import slug
 
 HEADLINE = "hmean_auc"
@@ -57,8 +57,9 @@ def _seed_summaries(part: pd.DataFrame) -> list[pd.DataFrame]:
     return out
 
 
-def _mean_std(values: list[float], seeds: int) -> str:
-    return _pct(np.mean(values)) + (f" ± {100 * np.std(values, ddof=1):.2f}" if seeds > 1 else "")
+def _mean_std(values: list[float]) -> str:
+    """Mean over seeds, ± their standard deviation when there are two or more."""
+    return _pct(np.mean(values)) + (f" ± {100 * np.std(values, ddof=1):.2f}" if len(values) > 1 else "")
 
 
 def _header(rows: pd.DataFrame, results_dir: Path) -> list[str]:
@@ -73,12 +74,15 @@ def _header(rows: pd.DataFrame, results_dir: Path) -> list[str]:
     selection = {"dev": "best epoch by development-set AUC + pAUC (the seed paper's protocol: development figures are optimistic)",
                  "heldout": "best epoch by classification loss on held-out normal training clips (no test labels used)"}
     seeds = sorted(rows.seed.unique())
+    per_embedder = rows.groupby("embedder").seed.nunique()
+    frozen = ("; embedders that are not trained have one embedding, so one seed: "
+              + ", ".join(f"`{e}`" for e, n in per_embedder.items() if n == 1)) if per_embedder.nunique() > 1 else ""
     return ["# Leaderboard", "",
             f"Generated {time.strftime('%Y-%m-%d %H:%M')} by `bench leaderboard` from `{results_dir}/results.csv` and "
             "`scores.parquet`; AUC and pAUC (max FPR 0.1) in %, per machine type the mean over its IDs, then the "
             "arithmetic and harmonic mean over types; mAUC = the worst ID's AUC, averaged over types. "
             f"Figures are means over {len(seeds)} training seed{'s' if len(seeds) > 1 else ''} ({', '.join(map(str, seeds))})"
-            + (" ± their standard deviation" if len(seeds) > 1 else "") + f"; CI95 from {RESAMPLES:,} bootstrap resamples of "
+            + (" ± their standard deviation" if len(seeds) > 1 else "") + frozen + f"; CI95 from {RESAMPLES:,} bootstrap resamples of "
             "the test clips within each machine ID and class. Fit and score seconds are totals over the split's machine IDs.", "",
             f"- data set: `{rows.dataset.iloc[0]}`",
             f"- embedders: {', '.join(f'`{e}`' for e in sorted(rows.embedder.unique()))}"
@@ -92,7 +96,6 @@ def _header(rows: pd.DataFrame, results_dir: Path) -> list[str]:
 
 def _split_section(split: str, part: pd.DataFrame, scores: pd.DataFrame | None, plot_dir: Path) -> list[str]:
     """One row per method, sorted by harmonic-mean AUC; CI95, ties with the leader, the CD picture."""
-    seeds = part.seed.nunique()
     summaries = {m: _seed_summaries(g) for m, g in part.groupby("method")}
     types = [t for t in summaries[next(iter(summaries))][0].index if t not in ("mean", "hmean")]
     hm = {m: np.mean([s.loc["hmean", "auc"] for s in ss]) for m, ss in summaries.items()}
@@ -108,10 +111,10 @@ def _split_section(split: str, part: pd.DataFrame, scores: pd.DataFrame | None, 
         diff = "-" if m == leader or not versus else "{:+.2f} ({:+.2f} to {:+.2f})".format(
             100 * versus[m]["difference"], *(100 * v for v in versus[m]["ci95"]))
         body.append([m, standing] + [f"{cell(t, 'auc')} / {cell(t, 'pauc')}" for t in types]
-                    + [f"{_mean_std([s.loc['mean', 'auc'] for s in ss], seeds)} / {_mean_std([s.loc['mean', 'pauc'] for s in ss], seeds)}",
-                       f"{_mean_std([s.loc['hmean', 'auc'] for s in ss], seeds)} / {_mean_std([s.loc['hmean', 'pauc'] for s in ss], seeds)}",
+                    + [f"{_mean_std([s.loc['mean', 'auc'] for s in ss])} / {_mean_std([s.loc['mean', 'pauc'] for s in ss])}",
+                       f"{_mean_std([s.loc['hmean', 'auc'] for s in ss])} / {_mean_std([s.loc['hmean', 'pauc'] for s in ss])}",
                        ci, diff, cell("mean", "mauc"),
-                       f"{g.fit_seconds.sum() / seeds:.3g}", f"{g.score_seconds.sum() / seeds:.3g}", g.device.iloc[0]])
+                       f"{g.fit_seconds.sum() / len(ss):.3g}", f"{g.score_seconds.sum() / len(ss):.3g}", g.device.iloc[0]])
     name = "Development" if split == "dev" else "Evaluation"
     lines = [f"## {name} test set ({split}), sorted by harmonic-mean AUC", "",
              _table(body, ["method", "standing"] + [f"{t} AUC / pAUC" for t in types]
@@ -150,9 +153,7 @@ def _scores_for(rows: pd.DataFrame, results_dir: Path, split: str) -> pd.DataFra
     path = results_dir / "scores.parquet"
     if not path.is_file():
         return None
-    scores = pd.read_parquet(path, filters=[("split", "==", split)])
-    if "embedder" not in scores:
-        scores = scores.assign(embedder="arcface")
+    scores = read_scores_table(path, split)
     runs = rows[["run_id", "scorer", "embedder", "seed", "method"]].drop_duplicates()
     scores = scores.rename(columns={"method": "scorer"}).merge(runs, on=["run_id", "scorer", "embedder", "seed"])
     return scores[scores.label >= 0] if len(scores) else None

@@ -3,7 +3,8 @@
 from embeddings.plugins import Registry
 
 EMBEDDERS = Registry("embedder", "asd_bench.embedders",
-                     ("embeddings.embedders.arcface", "embeddings.embedders.imported", "embeddings.embedders.hear"),
+                     ("embeddings.embedders.arcface", "embeddings.embedders.imported", "embeddings.embedders.hear",
+                      "embeddings.embedders.hf"),
                      "bench embedders")
 register = EMBEDDERS.register
 available = EMBEDDERS.available
