@@ -143,13 +143,13 @@ def run(config: RunConfig) -> pd.DataFrame:
     if not main:
         return pd.DataFrame(columns=RESULT_COLUMNS)
     run_id = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-    first = caches[config.seeds[0]]
+    first = caches[seeds[0]]
     meta = {"run_id": run_id, "dataset": str(data), "preset": config.preset, "seeds": list(seeds), "embedder": embedder.label(),
             "embedding_key": first.manifest["key"], "embedding": first.manifest,
             "embedding_keys": {seed: c.manifest["key"] for seed, c in caches.items()}, "device": device}
     atomic.write_text(Path(config.results) / "runs" / f"{run_id}.json", json.dumps(meta, indent=2, default=str))
     new, clip_scores = [], {}
-    applicable = [(n, o) for n, o in specs if caches[seeds[0]].logits.shape[1] or "logits" not in get_scorer(n, "cpu", **o).reads]
+    applicable = [(n, o) for n, o in specs if first.logits.shape[1] or "logits" not in get_scorer(n, "cpu", **o).reads]
     for name, options in specs:
         if (name, options) not in applicable:
             print(f"{label(name, options)}: not applicable on embedder {embedder.label()} (it reads classifier logits, "
