@@ -8,7 +8,7 @@ from embeddings.plugins import PluginError, Registry, label, literal, missing_re
 
 MethodError = PluginError  # a bad `--methods` value
 SCORERS = Registry("method", "asd_bench.scorers", ("methods.softmax", "methods.centroid", "methods.gmm", "methods.knn",
-                                                   "methods.lof", "methods.reference"), "bench methods")
+                                                   "methods.lof", "methods.mse", "methods.reference"), "bench methods")
 register = SCORERS.register
 available = SCORERS.available
 get_scorer = SCORERS.get

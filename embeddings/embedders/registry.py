@@ -4,7 +4,7 @@ from embeddings.plugins import Registry
 
 EMBEDDERS = Registry("embedder", "asd_bench.embedders",
                      ("embeddings.embedders.arcface", "embeddings.embedders.imported", "embeddings.embedders.hear",
-                      "embeddings.embedders.hf"),
+                      "embeddings.embedders.hf", "embeddings.embedders.autoencoder"),
                      "bench embedders")
 register = EMBEDDERS.register
 available = EMBEDDERS.available
