@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml
 
 run: install
 	$(BIN)/bench run --seeds 0,1,2
+	$(BIN)/bench run --embedder ae2020 --methods mse
 
 test: install
 	$(BIN)/python -m pytest -q

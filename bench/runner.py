@@ -172,8 +172,8 @@ def run(config: RunConfig) -> pd.DataFrame:
                                       f"the rows of the methods before it are in {config.results}/results.csv") from exc
                 if seed == seeds[0]:  # submission files and plots: the first seed's
                     write_submission(Path(config.results) / slug(method) / split, cache, groups, scores, thresholds)
-                    clip_scores[(method, split)] = (cache.clips.iloc[np.concatenate([g[3] for g in groups])],
-                                                    np.concatenate(scores))
+                    clip_scores[(f"{method} @ {embedder.label()}", split)] = (
+                        cache.clips.iloc[np.concatenate([g[3] for g in groups])], np.concatenate(scores))
                 for (machine_type, machine_id, _, test), s in zip(groups, scores):
                     labels = cache.clips.label.to_numpy()[test]
                     labelled = labels >= 0
@@ -190,8 +190,8 @@ def run(config: RunConfig) -> pd.DataFrame:
                 embedder=embedder.label()))
     from leaderboard.plots import roc_and_histograms, tsne
     plot_dir = Path(config.leaderboard).parent / "plots"
-    roc_and_histograms(clip_scores, plot_dir)
-    tsne(first, plot_dir / "tsne.png")
+    roc_and_histograms(clip_scores, plot_dir, embedder.label())
+    tsne(first, plot_dir / f"tsne_{slug(embedder.label())}.png")
     from leaderboard.render import render
     render(Path(config.results), Path(config.leaderboard))
     return pd.concat(new, ignore_index=True)

@@ -338,6 +338,30 @@ def embedder_throughput(device, quick=False, batch=4, seconds=10.0):
     return rows
 
 
+def autoencoder_throughput(device, quick=False, n_clips=None, seconds=10.0):
+    """The DCASE 2020 baseline autoencoder: training clips/s (per epoch, batch 512) and scoring clips/s, on 10 s clips."""
+    from embeddings.embedders.autoencoder import frame_vectors, log_mel, train_autoencoder
+    n_clips = n_clips or (8 if quick else 64)
+    waves = torch.randn(n_clips, int(seconds * 16000)) * 0.1
+    vectors = [frame_vectors(log_mel(w)) for w in waves]
+    epochs = 1 if quick else 3
+    start = time.perf_counter()
+    model, _ = train_autoencoder(torch.cat(vectors), epochs=epochs, batch_size=512, lr=1e-3, seed=0)
+    train_s = (time.perf_counter() - start) / epochs
+    model = model.to(device)
+    start = time.perf_counter()
+    with torch.no_grad():
+        for v in vectors:
+            ((v.to(device) - model(v.to(device))) ** 2).mean(0).cpu()
+    if device == "cuda":
+        torch.cuda.synchronize()
+    score_s = time.perf_counter() - start
+    return [{"stage": "ae2020 (official baseline): training (clips per second of one epoch), batch 512", "device": "cpu",
+             "clips_per_s": n_clips / train_s},
+            {"stage": "ae2020 (official baseline): scoring (reconstruction errors)", "device": device,
+             "clips_per_s": n_clips / score_s}]
+
+
 def _crops(logmel: torch.Tensor, crop: int = 64) -> torch.Tensor:
     """Half-overlapping crops of every clip, stacked: what `infer` feeds the classifier."""
     from embeddings.classifier import windows
@@ -408,6 +432,7 @@ def run_speed(quick=False, dims=None, devices=None, repeats=3, json_path=None, o
     for device in devices:
         throughput += training_throughput(device, model="iresnet_small" if quick else "iresnet50", steps=2 if quick else 4)
         throughput += embedder_throughput(device, quick=quick)
+        throughput += autoencoder_throughput(device, quick=quick)
     text = render(rows, throughput, dict(argv=argv, source=source, repeats=repeats))
     if out:
         write_text(out, text)

@@ -31,8 +31,9 @@ def _save(fig, path: Path, fit_labels: bool = False):
     plt.close(fig)
 
 
-def roc_and_histograms(clip_scores: dict, out: Path) -> None:
-    """`clip_scores[(method, split)] = (clips, scores)`: one ROC figure per split, one histogram figure per method and split."""
+def roc_and_histograms(clip_scores: dict, out: Path, tag: str) -> None:
+    """`clip_scores[(method, split)] = (clips, scores)`: one ROC figure per split (`roc_<split>_<tag>.png`, the tag
+    naming the embedder), one histogram figure per method and split."""
     for split in sorted({s for _, s in clip_scores}):
         entries = {m: v for (m, s), v in clip_scores.items() if s == split}
         clips0 = next(iter(entries.values()))[0]
@@ -51,7 +52,7 @@ def roc_and_histograms(clip_scores: dict, out: Path) -> None:
             ax.axvline(0.1, color="grey", ls=":", lw=0.8)
             ax.set(title=t, xlabel="false positive rate", ylabel="true positive rate")
         axes[types[0]].legend(fontsize=7)
-        _save(fig, out / f"roc_{split}.png")
+        _save(fig, out / f"roc_{split}_{slug(tag)}.png")
         for method, (clips, scores) in entries.items():
             fig, axes = _grid(types)
             for t in types:

@@ -45,6 +45,11 @@ def latest(results: pd.DataFrame) -> pd.DataFrame:
     return out.assign(method=out.method + " @ " + out.embedder) if out.embedder.nunique() > 1 else out
 
 
+def is_reference(row) -> bool:
+    """The official baseline's row: the DCASE 2020 autoencoder's own score."""
+    return str(row.embedder).startswith("ae2020") and row.scorer == "mse"
+
+
 def _seed_summaries(part: pd.DataFrame) -> list[pd.DataFrame]:
     """One `summarize` table per seed, with mAUC (the worst ID's AUC) per type and its mean over types."""
     out = []
@@ -102,6 +107,7 @@ def _split_section(split: str, part: pd.DataFrame, scores: pd.DataFrame | None, 
     order = sorted(summaries, key=lambda m: -hm[m])
     result = headline(scores) if scores is not None and set(scores.method) == set(summaries) else None
     leader, versus = compare_to_leader(result, HEADLINE) if result else (order[0], {})
+    reference = next((m for m in order if is_reference(part[part.method == m].iloc[0])), None)
     body = []
     for m in order:
         ss, g = summaries[m], part[part.method == m]
@@ -110,16 +116,22 @@ def _split_section(split: str, part: pd.DataFrame, scores: pd.DataFrame | None, 
         ci = "-" if result is None else "{:.2f}-{:.2f}".format(*(100 * v for v in ci95(result.resampled[m][HEADLINE])))
         diff = "-" if m == leader or not versus else "{:+.2f} ({:+.2f} to {:+.2f})".format(
             100 * versus[m]["difference"], *(100 * v for v in versus[m]["ci95"]))
+        if m == reference:
+            standing += " (official baseline)"
+        baseline = [] if reference is None else ["-" if m == reference else f"{100 * (hm[m] - hm[reference]):+.2f}"]
         body.append([m, standing] + [f"{cell(t, 'auc')} / {cell(t, 'pauc')}" for t in types]
                     + [f"{_mean_std([s.loc['mean', 'auc'] for s in ss])} / {_mean_std([s.loc['mean', 'pauc'] for s in ss])}",
                        f"{_mean_std([s.loc['hmean', 'auc'] for s in ss])} / {_mean_std([s.loc['hmean', 'pauc'] for s in ss])}",
-                       ci, diff, cell("mean", "mauc"),
+                       *baseline, ci, diff, cell("mean", "mauc"),
                        f"{g.fit_seconds.sum() / len(ss):.3g}", f"{g.score_seconds.sum() / len(ss):.3g}", g.device.iloc[0]])
     name = "Development" if split == "dev" else "Evaluation"
     lines = [f"## {name} test set ({split}), sorted by harmonic-mean AUC", "",
              _table(body, ["method", "standing"] + [f"{t} AUC / pAUC" for t in types]
-                    + ["mean AUC / pAUC", "hmean AUC / pAUC", "hmean AUC CI95", "vs leader (CI95)", "mAUC",
-                       "fit s", "score s", "device"]), ""]
+                    + ["mean AUC / pAUC", "hmean AUC / pAUC"] + (["hmean AUC vs baseline"] if reference else [])
+                    + ["hmean AUC CI95", "vs leader (CI95)", "mAUC", "fit s", "score s", "device"]), ""]
+    if reference:
+        lines += [f"Reference row: **{reference}**, the official DCASE 2020 baseline autoencoder trained by this harness on "
+                  "the same data; `hmean AUC vs baseline` is every method's harmonic-mean AUC minus its.", ""]
     if versus:
         tied = [m for m in order if m != leader and versus[m]["tied"]]
         below = [m for m in order if not versus[m]["tied"]]
@@ -136,16 +148,16 @@ def _split_section(split: str, part: pd.DataFrame, scores: pd.DataFrame | None, 
         lines += [f"Critical-difference diagram over the {len(per_id)} machine IDs (Friedman test p = {friedman_p:.2g}; "
                   "Nemenyi post-hoc, 5 %; methods joined by a bar are not significantly different):", "",
                   f"![critical difference, {split}](plots/cd_{split}.png)", ""]
-    return lines + [f"![ROC curves, {split}](plots/roc_{split}.png)", ""]
+    return lines + [f"![ROC curves, {split}, {e}](plots/roc_{split}_{slug(e)}.png)" for e in sorted(part.embedder.unique())] + [""]
 
 
-def _method_section(method: str, by_split: dict[str, list[pd.DataFrame]]) -> list[str]:
+def _method_section(method: str, plot_name: str, by_split: dict[str, list[pd.DataFrame]]) -> list[str]:
     """The DCASE papers' layout: machine types + mean + harmonic mean, dev and eval side by side (seed means)."""
     side = pd.concat({split: sum(ss) / len(ss) for split, ss in by_split.items()}, axis=1, sort=False)
     names = {"mean": "**mean**", "hmean": "**harmonic mean**"}
     body = [[names.get(label, label)] + [_pct(v) for v in row] for label, row in side.iterrows()]
     headers = ["type"] + [f"{split} {dict(auc='AUC', pauc='pAUC', mauc='mAUC')[metric]}" for split, metric in side.columns]
-    hists = " ".join(f"[{split} histogram](plots/hist_{split}_{slug(method)}.png)" for split in by_split)
+    hists = " ".join(f"[{split} histogram](plots/hist_{split}_{slug(plot_name)}.png)" for split in by_split)
     return [f"### {method}", "", _table(body, headers), "", hists, ""]
 
 
@@ -168,8 +180,10 @@ def render(results_dir: Path, out: Path) -> str:
     parts += ["## Per method", ""]
     for method in sorted(rows.method.unique()):
         mine = rows[rows.method == method]
-        parts += _method_section(method, {s: _seed_summaries(mine[mine.split == s]) for s in splits if (mine.split == s).any()})
-    parts += ["![t-SNE of test embeddings](plots/tsne.png)", ""]
+        plot_name = f"{mine.scorer.iloc[0]} @ {mine.embedder.iloc[0]}"  # the runner's name for its histograms
+        parts += _method_section(method, plot_name, {s: _seed_summaries(mine[mine.split == s]) for s in splits
+                                                     if (mine.split == s).any()})
+    parts += [f"![t-SNE of test embeddings, {e}](plots/tsne_{slug(e)}.png)" for e in sorted(rows.embedder.unique())] + [""]
     text = "\n".join(parts)
     write_text(out, text)
     return text

@@ -28,6 +28,6 @@ def test_the_dry_run_goes_through_every_step_and_writes_the_labelled_results(tmp
     assert {k.split()[0] for k in kinds if " 50x " in k} == {"knn", "lof"}
     page = (tmp_path / "SPEED-dry-run-cpu.md").read_text()
     assert page.startswith("# Speed on CPU (dry run), driver") and "| knn(k=5, metric=cosine) | cpu (torch) | 32 |" in page
-    assert "| embed: wav2vec 2.0 base" in page and "| embed: AST base" in page
+    assert "| embed: wav2vec 2.0 base" in page and "| embed: AST base" in page and "| ae2020 (official baseline)" in page
     rows = json.loads((tmp_path / "speed-dry-run-cpu.json").read_text())
     assert all(r["agrees"] for r in rows if r["reference_seconds"] is not None)

@@ -137,3 +137,20 @@ def test_training_seeds_give_distinct_embeddings(built, cache_root):
     a, b = first.embeddings, second.embeddings
     cosine = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
     assert np.median(cosine) < 0.9, "two seeds trained the same model"
+
+
+def test_the_official_baseline_row_is_marked_and_every_method_shows_its_difference(tmp_path):
+    rows = []
+    for embedder, method, auc in (("arcface", "knn", 0.9), ("ae2020", "mse", 0.7)):
+        for machine_type in ("fan", "pump"):
+            rows.append(["r1" if embedder == "arcface" else "r2", method, "dev", machine_type, "00", auc, 0.6, 0.1, 0.1,
+                         "cpu", "d", f"k-{embedder}", 0, embedder])
+    folder = tmp_path / "results"
+    folder.mkdir()
+    pd.DataFrame(rows, columns=["run_id", "method", "split", "machine_type", "machine_id", "auc", "pauc", "fit_seconds",
+                                "score_seconds", "device", "dataset", "embedding_key", "seed", "embedder"]
+                 ).to_csv(folder / "results.csv", index=False)
+    text = render(folder, tmp_path / "LEADERBOARD.md")
+    assert "| mse @ ae2020 " in text and "(official baseline)" in text and "hmean AUC vs baseline" in text
+    knn_row = next(line for line in text.splitlines() if line.startswith("| knn @ arcface"))
+    assert "+20.00" in knn_row  # 90.00 - 70.00

@@ -1,3 +1,4 @@
+import re
 import sys
 import textwrap
 
@@ -58,8 +59,11 @@ def test_leaderboard_lists_every_method_per_type_and_rerenders_from_results(fini
     dev = rows[(rows.split == "dev") & (rows.method == "knn")]
     toycar = 100 * dev[dev.machine_type == "ToyCar"].auc.mean()
     assert f"{toycar:.2f}" in text
-    assert (config.leaderboard.parent / "plots" / "roc_dev.png").stat().st_size > 1000
-    assert (config.leaderboard.parent / "plots" / "tsne.png").is_file()
+    plots = config.leaderboard.parent / "plots"
+    assert (plots / "roc_dev_arcface_preset=tiny.png").stat().st_size > 1000
+    assert (plots / "tsne_arcface_preset=tiny.png").is_file()
+    for link in re.findall(r"\]\(plots/([^)]+)\)", text):
+        assert (plots / link).is_file(), f"the leaderboard links {link}, which was not written"
     config.leaderboard.unlink()
     main(["leaderboard", "--results", str(config.results), "--leaderboard", str(config.leaderboard)])
     assert config.leaderboard.read_text().split("\n", 3)[3] == text.split("\n", 3)[3]  # same apart from the date

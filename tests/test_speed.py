@@ -29,6 +29,7 @@ def test_quick_run_writes_markdown_and_json(tmp_path, monkeypatch):
         {"stage": "decode + log-mel", "device": "cpu", "clips_per_s": 1.0}])
     monkeypatch.setattr(speed, "training_throughput", lambda device, model, steps: [])
     monkeypatch.setattr(speed, "embedder_throughput", lambda device, quick: [])
+    monkeypatch.setattr(speed, "autoencoder_throughput", lambda device, quick: [])
     rows, _, text = run_speed(quick=True, dims=[16], json_path=tmp_path / "speed.json", out=tmp_path / "SPEED.md",
                               progress=lambda m: None)
     stored = json.loads((tmp_path / "speed.json").read_text())
@@ -43,6 +44,7 @@ def test_speed_runs_on_a_real_embedding_cache(built, tmp_path, monkeypatch):
     monkeypatch.setattr(speed, "feature_throughput", lambda devices, n_clips: [])
     monkeypatch.setattr(speed, "training_throughput", lambda device, model, steps: [])
     monkeypatch.setattr(speed, "embedder_throughput", lambda device, quick: [])
+    monkeypatch.setattr(speed, "autoencoder_throughput", lambda device, quick: [])
     table, cache = built
     main(["speed", "--quick", "--embeddings", str(cache.path), "--out", str(tmp_path / "SPEED.md"),
           "--json", str(tmp_path / "speed.json")])
