@@ -171,7 +171,8 @@ def run(config: RunConfig) -> pd.DataFrame:
                     raise ScorerError(f"scorer {method} failed on the {split} split ({type(exc).__name__}: {exc}); "
                                       f"the rows of the methods before it are in {config.results}/results.csv") from exc
                 if seed == seeds[0]:  # submission files and plots: the first seed's
-                    write_submission(Path(config.results) / slug(method) / split, cache, groups, scores, thresholds)
+                    write_submission(Path(config.results) / submission_folder(method, embedder) / split, cache, groups,
+                                     scores, thresholds)
                     clip_scores[(f"{method} @ {embedder.label()}", split)] = (
                         cache.clips.iloc[np.concatenate([g[3] for g in groups])], np.concatenate(scores))
                 for (machine_type, machine_id, _, test), s in zip(groups, scores):
@@ -195,6 +196,12 @@ def run(config: RunConfig) -> pd.DataFrame:
     from leaderboard.render import render
     render(Path(config.results), Path(config.leaderboard))
     return pd.concat(new, ignore_index=True)
+
+
+def submission_folder(method: str, embedder) -> str:
+    """`<method>` for the trained arcface embedding (as before embedders existed), `<method>_<embedder>` (made
+    file-name safe) for any other, so one method's files on two embeddings never overwrite each other."""
+    return slug(method) if embedder.name == "arcface" else slug(f"{method}@{embedder.label()}")
 
 
 def make_embedder(spec: str, preset: str, device: str):

@@ -105,6 +105,9 @@ def test_run_with_an_imported_embedder_ranks_beside_arcface(built, tiny_data, ca
                                                     (f"imported(path={tmp_path / 'e.npz'})", "knn")}
     knn = rows[rows.method == "knn"].pivot_table(index=["split", "machine_type", "machine_id"], columns="embedder", values="auc")
     assert (knn.iloc[:, 0] == knn.iloc[:, 1]).all(), "the same embeddings, imported, give the same AUCs"
+    assert (results / "knn" / "dev").is_dir() and (results / "softmax" / "dev").is_dir()
+    [imported_files] = [p for p in results.iterdir() if p.name.startswith("knn_imported")]
+    assert sorted(p.name for p in (imported_files / "dev").iterdir()) == sorted(p.name for p in (results / "knn" / "dev").iterdir())
     text = board.read_text()
     assert "| knn @ arcface(preset=tiny) " in text and "| knn @ imported(path=" in text and "- embedders: " in text
 
