@@ -177,10 +177,10 @@ def _seeds(text: str) -> tuple[int, ...]:
 
 
 def _print_summary(rows) -> None:
-    from bench.metrics import summarize
+    from bench.metrics import seed_mean, summarize_seeds
     table = []
     for (method, split), g in rows.groupby(["method", "split"]):
-        s = sum(summarize(per_seed) for _, per_seed in g.groupby("seed")) / g.seed.nunique()
+        s = seed_mean(summarize_seeds(g))
         table.append([method, split, 100 * s.loc["mean", "auc"], 100 * s.loc["mean", "pauc"],
                       100 * s.loc["hmean", "auc"], 100 * s.loc["hmean", "pauc"]])
     table.sort(key=lambda r: (r[1], -r[4]))
@@ -188,26 +188,28 @@ def _print_summary(rows) -> None:
                    floatfmt=".2f", tablefmt="github"))
 
 
-def cmd_methods(args) -> None:
-    from methods.registry import available, missing_requirements
+def _plugin_table(registry, first: str, describes: str, extra: dict | None = None) -> str:
+    """Name, module, options, whether it can run here (and `extra` columns) of every plugin of a registry."""
+    from embeddings.plugins import missing_requirements
+    extra = extra or {}
     rows = []
-    for name, cls in available().items():
+    for name, cls in registry.available().items():
         missing = missing_requirements(cls)
         rows.append([name, cls.__module__, ", ".join(f"{k}={v!r}" for k, v in cls.params().items()),
-                     "yes" if not missing else f"no (needs {', '.join(missing)})", (cls.__doc__ or "").strip().splitlines()[0]])
-    print(tabulate(rows, headers=["method", "module", "options", "available", "what it scores"], tablefmt="github"))
+                     "yes" if not missing else f"no (needs {', '.join(missing)})", *(f(cls) for f in extra.values()),
+                     (cls.__doc__ or "").strip().splitlines()[0]])
+    return tabulate(rows, headers=[first, "module", "options", "available", *extra, describes], tablefmt="github")
+
+
+def cmd_methods(args) -> None:
+    from methods.registry import SCORERS
+    print(_plugin_table(SCORERS, "method", "what it scores"))
 
 
 def cmd_embedders(args) -> None:
-    from embeddings.embedders import available
-    from embeddings.plugins import missing_requirements
-    rows = []
-    for name, cls in available().items():
-        missing = missing_requirements(cls)
-        rows.append([name, cls.__module__, ", ".join(f"{k}={v!r}" for k, v in cls.params().items()),
-                     "yes" if not missing else f"no (needs {', '.join(missing)})", "per seed" if cls.trains else "frozen",
-                     (cls.__doc__ or "").strip().splitlines()[0]])
-    print(tabulate(rows, headers=["embedder", "module", "options", "available", "model", "what it embeds"], tablefmt="github"))
+    from embeddings.embedders import EMBEDDERS
+    print(_plugin_table(EMBEDDERS, "embedder", "what it embeds",
+                        {"model": lambda cls: "per seed" if cls.trains else "frozen"}))
 
 
 def cmd_leaderboard(args) -> None:

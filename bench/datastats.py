@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bench.synth import mel, mel_to_hz
 from embeddings.features import LogMelConfig, compute_logmel
 
 MEL = LogMelConfig()
@@ -33,9 +34,7 @@ class TypeStats:
 
 def mel_centres_hz(config: LogMelConfig = MEL) -> np.ndarray:
     """Centre frequency of each mel band (HTK mel scale, as torchaudio's default)."""
-    top = 2595 * np.log10(1 + (config.sample_rate / 2) / 700)
-    mels = np.linspace(0, top, config.n_mels + 2)[1:-1]
-    return 700 * (10 ** (mels / 2595) - 1)
+    return mel_to_hz(np.linspace(0, mel(config.sample_rate / 2), config.n_mels + 2)[1:-1])
 
 
 def clip_features(logmel: np.ndarray, frames: np.ndarray) -> dict[str, np.ndarray]:

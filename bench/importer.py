@@ -7,14 +7,13 @@ training clips; the normals of other IDs all train. Byte-identical copies are ke
 """
 from __future__ import annotations
 
-import hashlib
 import re
 import shutil
 from collections import defaultdict
 from pathlib import Path
 
 from bench.atomic import atomic_folder
-from bench.dcase import MACHINE_TYPES, check_wav
+from bench.dcase import MACHINE_TYPES, check_wav, find_duplicates
 from bench.errors import DataError
 
 _RELEASE_NAME = re.compile(r"^(normal|anomaly)_id_(\d{2})_\d+\.wav$")
@@ -32,33 +31,27 @@ def machine_type_of(path: Path) -> str | None:
 
 def find_release_clips(src: Path) -> tuple[dict, list[str]]:
     """{(type, ID): {"normal": [...], "anomaly": [...]}} of usable clips, and why the others were left out."""
-    groups: dict = defaultdict(lambda: {"normal": [], "anomaly": []})
-    seen: dict[str, Path] = {}
-    skipped = []
+    candidates, skipped = [], []
     for path in sorted(src.rglob("*.wav")):
         match = _RELEASE_NAME.match(path.name)
-        if match is None:
-            skipped.append(f"{path}: not a release name (normal|anomaly)_id_XX_N.wav")
-            continue
-        machine_type = machine_type_of(path.relative_to(src))
-        if machine_type is None:
-            skipped.append(f"{path}: no folder on its path names a machine type")
-            continue
-        reason = check_wav(path)
+        machine_type = machine_type_of(path.relative_to(src)) if match else None
+        reason = ("not a release name (normal|anomaly)_id_XX_N.wav" if match is None else
+                  "no folder on its path names a machine type" if machine_type is None else check_wav(path))
         if reason:
             skipped.append(f"{path}: {reason}")
-            continue
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        if digest in seen:
-            skipped.append(f"{path}: same audio as {seen[digest]}")
-            continue
-        seen[digest] = path
+        else:
+            candidates.append((path, machine_type, match))
+    copies = {p.path: p.reason for p in find_duplicates([path for path, *_ in candidates])}  # the first copy stays
+    groups: dict = defaultdict(lambda: {"normal": [], "anomaly": []})
+    for path, machine_type, match in candidates:
         group = groups[(machine_type, match.group(2))][match.group(1)]
         clash = next((p for p in group if p.name == path.name), None)
-        if clash is not None:
+        if path in copies:
+            skipped.append(f"{path}: {copies[path]}")
+        elif clash is not None:
             skipped.append(f"{path}: other audio under the same name as {clash}")
-            continue
-        group.append(path)
+        else:
+            group.append(path)
     return dict(groups), skipped
 
 

@@ -41,6 +41,24 @@ def summarize(per_id: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def summarize_seeds(per_id: pd.DataFrame) -> list[pd.DataFrame]:
+    """One `summarize` table per training seed (column `seed`), with mAUC: the worst ID's AUC per type, and its
+    mean over types."""
+    out = []
+    for _, g in per_id.groupby("seed"):
+        s = summarize(g)
+        worst = g.groupby("machine_type").auc.min()
+        s["mauc"] = worst
+        s.loc["mean", "mauc"], s.loc["hmean", "mauc"] = worst.mean(), np.nan
+        out.append(s)
+    return out
+
+
+def seed_mean(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """The cell-by-cell mean of per-seed summary tables."""
+    return sum(tables) / len(tables)
+
+
 def write_scores(path: Path, files, values) -> None:
     """`anomaly_score_<type>_id_<XX>.csv` (or a decision file): rows `file name,value`, no header."""
     path.parent.mkdir(parents=True, exist_ok=True)

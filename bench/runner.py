@@ -217,19 +217,20 @@ def make_embedder(spec: str, preset: str, device: str):
     return get_embedder(name, device, **options)
 
 
-def append_rows(path: Path, rows: pd.DataFrame) -> None:
-    """Append to a CSV through a temp file and a rename, under a lock: a crash or a second run never loses rows."""
+def _append(path: Path, rows: pd.DataFrame, read, write) -> None:
+    """Add `rows` to a table file under a lock, through a temp file and a rename: a crash or a second run never
+    loses rows."""
     with exclusive(path.with_name(path.name + ".lock")):
-        old = metrics.read_results(path) if path.is_file() else None
-        table = rows if old is None else pd.concat([old, rows], ignore_index=True)
+        table = rows if not path.is_file() else pd.concat([read(path), rows], ignore_index=True)
         with atomic.atomic_file(path) as tmp:
-            table.to_csv(tmp, index=False)
+            write(table, tmp)
+
+
+def append_rows(path: Path, rows: pd.DataFrame) -> None:
+    """Append per-ID results to `results.csv`."""
+    _append(path, rows, metrics.read_results, lambda table, tmp: table.to_csv(tmp, index=False))
 
 
 def append_scores(path: Path, rows: pd.DataFrame) -> None:
-    """Append per-clip scores to a Parquet file the same way: read, add, write a temp file, rename."""
-    rows = rows[SCORE_COLUMNS]
-    with exclusive(path.with_name(path.name + ".lock")):
-        table = rows if not path.is_file() else pd.concat([metrics.read_scores_table(path), rows], ignore_index=True)
-        with atomic.atomic_file(path) as tmp:
-            table.to_parquet(tmp, index=False)
+    """Append per-clip scores to `scores.parquet`."""
+    _append(path, rows[SCORE_COLUMNS], metrics.read_scores_table, lambda table, tmp: table.to_parquet(tmp, index=False))

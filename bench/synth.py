@@ -255,12 +255,17 @@ CALIBRATION = load_calibration()
 
 
 def mel(hz):
+    """Hz -> mel on the HTK scale, torchaudio's default."""
     return 2595 * np.log10(1 + np.asarray(hz) / 700)
+
+
+def mel_to_hz(m):
+    return 700 * (10 ** (np.asarray(m) / 2595) - 1)
 
 
 def control_frequencies(n: int) -> np.ndarray:
     """`n` frequencies evenly spaced on the mel scale from 0 to Nyquist: where an envelope is defined."""
-    return 700 * (10 ** (np.linspace(0, mel(SR / 2), n) / 2595) - 1)
+    return mel_to_hz(np.linspace(0, mel(SR / 2), n))
 
 
 def apply_envelope(y: np.ndarray, envelope_db) -> np.ndarray:

@@ -38,6 +38,7 @@ class Embedder:
 
     def __init__(self, device: str = "cpu"):
         self.device = device
+        self.seed = 0  # the training seed `build` was given; part of the cache key of an embedder that trains
 
     @classmethod
     def params(cls) -> dict[str, object]:
@@ -58,6 +59,7 @@ class Embedder:
     def build(self, table: pd.DataFrame, cache_root: str | Path, seed: int = 0, overrides: dict | None = None
               ) -> EmbeddingCache:
         """The embeddings of every clip of `table`, computed once and then read from `cache_root/embeddings/<key>`."""
+        self.seed = seed
         return build_cache(self, table, cache_root)
 
 
@@ -69,10 +71,11 @@ def file_sha256(*paths) -> str:
 
 
 def build_cache(embedder: Embedder, table: pd.DataFrame, cache_root: str | Path) -> EmbeddingCache:
-    """Key = data fingerprint, embedder name, every option and the weights' fingerprint; a changed model,
-    option or clip gives a new entry, never a stale one."""
+    """Key = data fingerprint, embedder name, every option, the weights' fingerprint and, for an embedder that
+    trains, its seed; a changed model, option, seed or clip gives a new entry, never a stale one."""
     manifest = {"embedder": embedder.name, "options": embedder.options(), "weights": embedder.fingerprint(),
-                "data": data_fingerprint(table), "version": EMBEDDER_CACHE_VERSION}
+                "seed": embedder.seed if embedder.trains else None, "data": data_fingerprint(table),
+                "version": EMBEDDER_CACHE_VERSION}
     key = hashlib.sha256(json.dumps(manifest, sort_keys=True, default=str).encode()).hexdigest()[:16]
     path = Path(cache_root) / "embeddings" / key
     with exclusive(path.with_name(key + ".lock")):
