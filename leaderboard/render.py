@@ -17,7 +17,7 @@ from tabulate import tabulate
 
 from bench.atomic import write_text
 from bench.intervals import RESAMPLES, ci95, compare_to_leader, headline
-from bench.metrics import read_results, read_scores_table, summarize
+from bench.metrics import read_results, read_scores_table, seed_mean, summarize_seeds
 from methods.registry import slug
 
 HEADLINE = "hmean_auc"
@@ -48,18 +48,6 @@ def latest(results: pd.DataFrame) -> pd.DataFrame:
 def is_reference(row) -> bool:
     """The official baseline's row: the DCASE 2020 autoencoder's own score."""
     return str(row.embedder).startswith("ae2020") and row.scorer == "mse"
-
-
-def _seed_summaries(part: pd.DataFrame) -> list[pd.DataFrame]:
-    """One `summarize` table per seed, with mAUC (the worst ID's AUC) per type and its mean over types."""
-    out = []
-    for _, g in part.groupby("seed"):
-        s = summarize(g)
-        worst = g.groupby("machine_type").auc.min()
-        s["mauc"] = worst
-        s.loc["mean", "mauc"], s.loc["hmean", "mauc"] = worst.mean(), np.nan
-        out.append(s)
-    return out
 
 
 def _mean_std(values: list[float]) -> str:
@@ -101,7 +89,7 @@ def _header(rows: pd.DataFrame, results_dir: Path) -> list[str]:
 
 def _split_section(split: str, part: pd.DataFrame, scores: pd.DataFrame | None, plot_dir: Path) -> list[str]:
     """One row per method, sorted by harmonic-mean AUC; CI95, ties with the leader, the CD picture."""
-    summaries = {m: _seed_summaries(g) for m, g in part.groupby("method")}
+    summaries = {m: summarize_seeds(g) for m, g in part.groupby("method")}
     types = [t for t in summaries[next(iter(summaries))][0].index if t not in ("mean", "hmean")]
     hm = {m: np.mean([s.loc["hmean", "auc"] for s in ss]) for m, ss in summaries.items()}
     order = sorted(summaries, key=lambda m: -hm[m])
@@ -153,7 +141,7 @@ def _split_section(split: str, part: pd.DataFrame, scores: pd.DataFrame | None, 
 
 def _method_section(method: str, plot_name: str, by_split: dict[str, list[pd.DataFrame]]) -> list[str]:
     """The DCASE papers' layout: machine types + mean + harmonic mean, dev and eval side by side (seed means)."""
-    side = pd.concat({split: sum(ss) / len(ss) for split, ss in by_split.items()}, axis=1, sort=False)
+    side = pd.concat({split: seed_mean(ss) for split, ss in by_split.items()}, axis=1, sort=False)
     names = {"mean": "**mean**", "hmean": "**harmonic mean**"}
     body = [[names.get(label, label)] + [_pct(v) for v in row] for label, row in side.iterrows()]
     headers = ["type"] + [f"{split} {dict(auc='AUC', pauc='pAUC', mauc='mAUC')[metric]}" for split, metric in side.columns]
@@ -181,7 +169,7 @@ def render(results_dir: Path, out: Path) -> str:
     for method in sorted(rows.method.unique()):
         mine = rows[rows.method == method]
         plot_name = f"{mine.scorer.iloc[0]} @ {mine.embedder.iloc[0]}"  # the runner's name for its histograms
-        parts += _method_section(method, plot_name, {s: _seed_summaries(mine[mine.split == s]) for s in splits
+        parts += _method_section(method, plot_name, {s: summarize_seeds(mine[mine.split == s]) for s in splits
                                                      if (mine.split == s).any()})
     parts += [f"![t-SNE of test embeddings, {e}](plots/tsne_{slug(e)}.png)" for e in sorted(rows.embedder.unique())] + [""]
     text = "\n".join(parts)
