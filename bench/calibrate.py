@@ -81,5 +81,5 @@ def fit(real: pd.DataFrame, rounds: int = 8, clips_per_id: int = 4, seconds: flo
 
 
 def write(calibration: dict, path=synth.CALIBRATION_FILE) -> None:
-    from bench.atomic import write_text
+    from core.atomic import write_text
     write_text(path, json.dumps(calibration, indent=1))

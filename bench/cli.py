@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from bench.errors import DataError, ScorerError, UsageError
+from core.errors import DataError, ScorerError, UsageError
 
 
 def cmd_data_generate(args) -> None:
@@ -73,7 +73,7 @@ def cmd_data_compare(args) -> None:
           "relabellings of the pooled clips; B drawn as A = B's distance with only as many clips as A has, averaged over draws")
     print(tabulate(table, headers="keys", floatfmt=".2f", tablefmt="github", showindex=False))
     if args.json:
-        from bench.atomic import write_text
+        from core.atomic import write_text
         write_text(args.json, table.to_json(orient="records", indent=1))
 
 
@@ -126,7 +126,7 @@ def _device(args) -> str:
 
 def cmd_train(args) -> None:
     from embeddings.cache import run_dir
-    from embeddings.distributed import is_main
+    from core.ranks import is_main
     from embeddings.features import load_features
     from embeddings.train import train
     device = _device(args)
@@ -139,7 +139,7 @@ def cmd_train(args) -> None:
 
 def cmd_embed(args) -> None:
     from embeddings.cache import build
-    from embeddings.distributed import is_main
+    from core.ranks import is_main
     device = _device(args)
     cache = build(_data_table(args), _train_config(args), args.cache, device)
     if not is_main():
@@ -190,7 +190,7 @@ def _print_summary(rows) -> None:
 
 def _plugin_table(registry, first: str, describes: str, extra: dict | None = None) -> str:
     """Name, module, options, whether it can run here (and `extra` columns) of every plugin of a registry."""
-    from embeddings.plugins import missing_requirements
+    from core.plugins import missing_requirements
     extra = extra or {}
     rows = []
     for name, cls in registry.available().items():

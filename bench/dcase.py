@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
-from bench.errors import DataError
+from core.errors import DataError
 
 SAMPLE_RATE = 16_000
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from bench.errors import UsageError
+from core.errors import UsageError
 
 
 def resolve_device(device: str = "auto") -> str:

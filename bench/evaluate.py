@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from bench import metrics
-from bench.errors import DataError
+from core.errors import DataError
 
 _SCORE_FILE = re.compile(r"^anomaly_score_(.+)_id_(\d{2})\.csv$")
 

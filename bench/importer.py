@@ -12,9 +12,9 @@ import shutil
 from collections import defaultdict
 from pathlib import Path
 
-from bench.atomic import atomic_folder
+from core.atomic import atomic_folder
 from bench.dcase import MACHINE_TYPES, check_wav, find_duplicates
-from bench.errors import DataError
+from core.errors import DataError
 
 _RELEASE_NAME = re.compile(r"^(normal|anomaly)_id_(\d{2})_\d+\.wav$")
 _TYPE_BY_FOLDER = {t.lower(): t for t in MACHINE_TYPES}

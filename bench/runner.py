@@ -12,14 +12,16 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from bench import atomic, metrics
+from bench import metrics
+from core import atomic
 from bench.dcase import load_dataset
 from bench.device import resolve_device
-from bench.errors import DataError, ScorerError
-from bench.locking import exclusive
+from core.errors import DataError, ScorerError
+from core.locking import exclusive
 from bench.synth import default_data_dir
 from embeddings.cache import EmbeddingCache
-from embeddings.distributed import init_from_env, is_main, shutdown
+from core.ranks import is_main
+from embeddings.distributed import init_from_env, shutdown
 from methods import Bundle, get_scorer, parse_methods
 from methods.registry import label, slug
 
@@ -207,7 +209,7 @@ def submission_folder(method: str, embedder) -> str:
 def make_embedder(spec: str, preset: str, device: str):
     """`--embedder NAME[:option=value...]`; the trained `arcface` takes the run's --preset unless given one."""
     from embeddings.embedders import get_embedder
-    from embeddings.plugins import PluginError, parse_spec
+    from core.plugins import PluginError, parse_spec
     parsed = parse_spec(spec)
     if len(parsed) != 1:
         raise PluginError(f"--embedder {spec!r}: name one embedder, e.g. arcface or imported:path=emb.npz")

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.atomic import write_text
+from core.atomic import write_text
 from methods import Bundle, get_scorer
 from methods.neighbors import backend_for
 from methods.registry import label

@@ -15,10 +15,10 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from bench.atomic import atomic_folder
+from core.atomic import atomic_folder
 from bench.dcase import DEV_IDS, EVAL_IDS, GROUND_TRUTH_FILE, MACHINE_TYPES, SAMPLE_RATE
-from bench.locking import exclusive
-from embeddings.distributed import is_main
+from core.locking import exclusive
+from core.ranks import is_main
 
 SR = SAMPLE_RATE
 GENERATOR_VERSION = 2  # bump when the same seed writes other audio; the default data folder's name carries it

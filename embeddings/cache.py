@@ -15,12 +15,12 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from bench.atomic import atomic_file, atomic_folder
-from bench.errors import DataError
-from bench.locking import exclusive
+from core.atomic import atomic_file, atomic_folder
+from core.errors import DataError
+from core.locking import exclusive
 from embeddings.classifier import infer
 from embeddings.config import TrainConfig
-from embeddings.distributed import rank_world
+from core.ranks import rank_world
 from embeddings.features import FeatureSet, LogMelConfig, load_features
 from embeddings.train import load_checkpoint, train
 

@@ -15,11 +15,11 @@ import torch
 import torchaudio
 from tqdm import tqdm
 
-from bench.atomic import atomic_folder
+from core.atomic import atomic_folder
 from bench.dcase import SAMPLE_RATE
-from bench.errors import DataError
-from bench.locking import exclusive
-from embeddings.distributed import is_main
+from core.errors import DataError
+from core.locking import exclusive
+from core.ranks import is_main
 
 FEATURE_VERSION = 1  # bump when the bytes written for the same parameters change
 

@@ -17,11 +17,12 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from bench import metrics
-from bench.atomic import atomic_file
-from bench.locking import exclusive
+from core.atomic import atomic_file
+from core.locking import exclusive
 from embeddings.classifier import Classifier, infer, pad_frames, softmax_score
 from embeddings.config import TrainConfig
-from embeddings.distributed import global_batchnorm, is_main, rank_world
+from core.ranks import is_main, rank_world
+from embeddings.distributed import global_batchnorm
 from embeddings.features import FeatureSet
 from embeddings.heads import LOSSES
 from embeddings.schedule import lr_at

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
-from bench.atomic import write_text
+from core.atomic import write_text
 from bench.intervals import RESAMPLES, ci95, compare_to_leader, headline
 from bench.metrics import read_results, read_scores_table, seed_mean, summarize_seeds
 from methods.registry import slug

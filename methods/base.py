@@ -8,8 +8,8 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from bench.errors import DataError
-from embeddings.plugins import params as plugin_params
+from core.errors import DataError
+from core.plugins import params as plugin_params
 
 
 @dataclass

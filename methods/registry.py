@@ -1,10 +1,10 @@
 """Scorers by name: built-ins register with `@register`; third-party ones come from the entry-point group
-`asd_bench.scorers`. The registry pattern itself is `embeddings.plugins.Registry`, shared with embedders."""
+`asd_bench.scorers`. The registry pattern itself is `core.plugins.Registry`, shared with embedders."""
 from __future__ import annotations
 
 import re
 
-from embeddings.plugins import PluginError, Registry, label, literal, missing_requirements, parse_spec
+from core.plugins import PluginError, Registry, label, literal, missing_requirements, parse_spec
 
 MethodError = PluginError  # a bad `--methods` value
 SCORERS = Registry("method", "asd_bench.scorers", ("methods.softmax", "methods.centroid", "methods.gmm", "methods.knn",

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from bench.errors import DataError
+from core.errors import DataError
 from methods import Bundle, get_scorer
 from methods.neighbors import flat_index
 

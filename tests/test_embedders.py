@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from bench.cli import main
-from bench.errors import DataError
+from core.errors import DataError
 from bench.metrics import read_results
 from embeddings.embedders import available, get_embedder
 from embeddings.embedders.imported import read_embedding_file

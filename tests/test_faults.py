@@ -18,9 +18,9 @@ import embeddings.train as train_mod
 import methods.registry as registry
 from bench.cli import main
 from bench.dcase import load_dataset
-from bench.errors import DataError
+from core.errors import DataError
 from bench.evaluate import evaluate_submission
-from bench.locking import exclusive
+from core.locking import exclusive
 from conftest import CONFIG
 from embeddings.cache import EmbeddingCache, StaleCacheError, build, run_dir
 from embeddings.classifier import infer

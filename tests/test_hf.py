@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.errors import DataError
+from core.errors import DataError
 from embeddings.embedders import get_embedder
 from embeddings.embedders.hf import parse_layers, pool
 from hf_tiny import FAMILIES, save_tiny

@@ -12,12 +12,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from bench.errors import DataError
-from bench.locking import exclusive
+from core.errors import DataError
+from core.locking import exclusive
 from embeddings.cache import EmbeddingCache, StaleCacheError
 from embeddings.features import fingerprint as data_fingerprint
-from embeddings.plugins import label
-from embeddings.plugins import params as plugin_params
+from core.plugins import label
+from core.plugins import params as plugin_params
 
 EMBEDDER_CACHE_VERSION = 1
 

@@ -11,7 +11,7 @@ import torch
 import torchaudio
 from tqdm import tqdm
 
-from bench.errors import DataError
+from core.errors import DataError
 from embeddings.embedders.base import Embedder
 from embeddings.embedders.registry import register
 from embeddings.features import SAMPLE_RATE, read_wav

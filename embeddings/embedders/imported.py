@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.errors import DataError
+from core.errors import DataError
 from embeddings.embedders.base import Embedder, file_sha256
 from embeddings.embedders.registry import register
 

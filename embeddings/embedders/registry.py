@@ -1,6 +1,6 @@
 """Embedders by name: built-ins register with `@register`; third-party ones come from the entry-point group
 `asd_bench.embedders`."""
-from embeddings.plugins import Registry
+from core.plugins import Registry
 
 EMBEDDERS = Registry("embedder", "asd_bench.embedders",
                      ("embeddings.embedders.arcface", "embeddings.embedders.imported", "embeddings.embedders.hear",
