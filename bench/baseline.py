@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bench import metrics
+from dcase import metrics
 from embeddings.features import FeatureSet
 
 
@@ -21,7 +21,7 @@ def mean_spectra(features: FeatureSet, split: str) -> tuple[pd.DataFrame, np.nda
 def spectrum_distance_baseline(features: FeatureSet) -> dict[str, pd.DataFrame]:
     """Per labelled test split: the per-type summary table (AUC/pAUC, mean, hmean)."""
     train_clips, train_spec = mean_spectra(features, "train")
-    key = train_clips.machine_type + "/" + train_clips.machine_id
+    key = train_clips.machine_type + "/" + train_clips.section
     centres = {k: train_spec[(key == k).to_numpy()].mean(0) for k in key.unique()}
     out = {}
     for split in ("dev", "eval"):
@@ -30,7 +30,7 @@ def spectrum_distance_baseline(features: FeatureSet) -> dict[str, pd.DataFrame]:
         clips, spec = mean_spectra(features, split)
         if not (clips.label >= 0).any():
             continue
-        ids = clips.machine_type + "/" + clips.machine_id
+        ids = clips.machine_type + "/" + clips.section
         scores = np.linalg.norm(spec - np.stack([centres[k] for k in ids]), axis=1)
-        out[split] = metrics.summarize(metrics.per_machine(clips, scores))
+        out[split] = metrics.summarize(metrics.per_section(clips, scores))
     return out

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from bench import synth
+from dcase import synth
 from bench.datastats import MEL, clip_features, mel_centres_hz, type_stats
-from bench.dcase import DEV_IDS, EVAL_IDS, MACHINE_TYPES
+from dcase.synth import DEV_IDS, EVAL_IDS, MACHINE_TYPES
 from embeddings.features import LogMel
 
 CONTROL_POINTS = 32

@@ -12,21 +12,28 @@ from core.errors import DataError, ScorerError, UsageError
 
 
 def cmd_data_generate(args) -> None:
-    from bench.synth import generate
+    from dcase.generate import generate
     start = time.perf_counter()
-    out = generate(args.out, args.preset, args.seed, workers=args.workers)
+    out = generate(args.out, args.task, args.preset, args.seed, workers=args.workers)
     size = sum(p.stat().st_size for p in Path(out).rglob("*.wav"))
     print(f"wrote {out} ({size / 2**20:.1f} MiB) in {time.perf_counter() - start:.1f} s")
 
 
 def cmd_data_check(args) -> None:
     import warnings
-    from bench.dcase import clip_counts, load_dataset
+    from dcase.reader import clip_counts, load_clips
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        table = load_dataset(args.dir, skip_bad=True)
+        task, table = load_clips(args.dir, args.task, ground_truth_path=args.ground_truth, skip_bad=True,
+                                 aux_label=args.aux_label, supplemental=None)
+    print(f"{task.name}: {len(table)} clips")
     print(tabulate(clip_counts(table).reset_index(), headers="keys", tablefmt="github", showindex=False, disable_numparse=True))
-    print(f"{table.class_index.max() + 1} classes (machine type, ID) in training data")
+    target = "machine type, ID" if task.scheme == "2020" else (
+        "machine type, section" + (", attributes" if (args.aux_label or task.aux_label) == "attribute" else ""))
+    print(f"{table.class_index.max() + 1} classes ({target}) in training data")
+    first_shot = sorted(set(table.machine_type[table.first_shot]))
+    if first_shot:
+        print(f"first-shot machine types (evaluation only): {', '.join(first_shot)}")
     for w in caught:
         print(f"problem: {w.message}")
     if caught:
@@ -35,9 +42,9 @@ def cmd_data_check(args) -> None:
 
 def cmd_data_baseline(args) -> None:
     from bench.baseline import spectrum_distance_baseline
-    from bench.dcase import load_dataset
+    from dcase.reader import load_clips
     from embeddings.features import load_features
-    tables = spectrum_distance_baseline(load_features(load_dataset(args.dir, skip_bad=args.skip_bad), args.cache))
+    tables = spectrum_distance_baseline(load_features(load_clips(args.dir, args.task, skip_bad=args.skip_bad)[1], args.cache))
     for split, table in tables.items():
         print(f"{split}: mean log-mel spectrum distance to the ID's training mean (AUC / pAUC, %)")
         _print_auc_table(table)
@@ -53,17 +60,19 @@ def cmd_data_import(args) -> None:
 
 def cmd_data_calibrate(args) -> None:
     from bench import calibrate
-    from bench.dcase import load_dataset
-    fitted = calibrate.fit(load_dataset(args.real, skip_bad=args.skip_bad, check_audio=False), rounds=args.rounds,
+    from dcase import synth
+    from dcase.reader import load_clips
+    fitted = calibrate.fit(load_clips(args.real, "dcase2020", skip_bad=args.skip_bad, check_audio=False)[1], rounds=args.rounds,
                            progress=lambda m: print(m, file=sys.stderr))
-    calibrate.write(fitted, args.out)
-    print(f"wrote {args.out}; regenerate data sets to use it (the default one is made anew when GENERATOR_VERSION changes)")
+    out = args.out or synth.CALIBRATION_FILE
+    calibrate.write(fitted, out)
+    print(f"wrote {out}; regenerate data sets to use it (the default one is made anew when GENERATOR_VERSION changes)")
 
 
 def cmd_data_compare(args) -> None:
     from bench.datastats import compare, type_stats
-    from bench.dcase import load_dataset
-    tables = [type_stats(load_dataset(root, skip_bad=args.skip_bad, check_audio=False), args.max_clips)
+    from dcase.reader import load_clips
+    tables = [type_stats(load_clips(root, skip_bad=args.skip_bad, check_audio=False)[1], args.max_clips)
               for root in (args.a, args.b)]
     table = compare(*tables)
     if table.empty:
@@ -84,10 +93,21 @@ def _print_auc_table(summary) -> None:
 
 
 def cmd_evaluate(args) -> None:
-    from bench.dcase import load_dataset
-    from bench.evaluate import evaluate_submission
-    from bench.metrics import summarize
-    _print_auc_table(summarize(evaluate_submission(args.folder, load_dataset(args.data, check_audio=False))))
+    import json
+    from core.atomic import write_text
+    from dcase import submission
+    from dcase.reader import load_clips
+    task, table = load_clips(args.data, args.task, ground_truth_path=args.ground_truth, check_audio=False)
+    result = submission.evaluate(task, args.folder, table)
+    rows = [[t, *(100 * v for v in figures.values())] for t, figures in result["per_type"].items()]
+    print(tabulate(rows, headers=["type", *next(iter(result["per_type"].values()))], floatfmt=".2f", tablefmt="github"))
+    for key, value in result.items():
+        if isinstance(value, float):
+            print(f"{key}: {100 * value:.2f} %")
+    if args.json:
+        write_text(args.json, json.dumps({k: v for k, v in result.items() if k != "per_section"} |
+                                         {"per_section": result["per_section"]}, indent=1, default=float))
+        print(f"wrote {args.json}")
 
 
 def _overrides(pairs: list[str]) -> dict:
@@ -111,8 +131,9 @@ def _train_config(args):
 
 
 def _data_table(args):
-    from bench.runner import load_data
-    return load_data(args.data, args.preset, args.cache, args.skip_bad)[1]
+    from bench.runner import RunConfig, load_data
+    return load_data(RunConfig(data=args.data, preset=args.preset, cache=args.cache, skip_bad=args.skip_bad, task=args.task,
+                               ground_truth=args.ground_truth, aux_label=args.aux_label, supplemental=args.supplemental))[2]
 
 
 def _device(args) -> str:
@@ -157,7 +178,8 @@ def cmd_run(args) -> None:
     try:
         rows = run(RunConfig(data=args.data, preset=args.preset, methods=args.methods, device=args.device,
                              results=args.results, leaderboard=args.leaderboard, cache=args.cache, skip_bad=args.skip_bad,
-                             seeds=_seeds(args.seeds), embedder=args.embedder, overrides=_overrides(args.set)))
+                             seeds=_seeds(args.seeds), embedder=args.embedder, task=args.task, ground_truth=args.ground_truth,
+                             aux_label=args.aux_label, supplemental=args.supplemental, overrides=_overrides(args.set)))
     except MethodError as exc:
         raise UsageError(str(exc)) from None
     if rows.empty:  # a rank other than 0 under torchrun
@@ -178,14 +200,25 @@ def _seeds(text: str) -> tuple[int, ...]:
 
 def _print_summary(rows) -> None:
     from bench.metrics import seed_mean, summarize_seeds
+    from dcase.metrics import official_score
+    from dcase.tasks import get_task
+    task = get_task(rows.task.iloc[0])
     table = []
     for (method, split), g in rows.groupby(["method", "split"]):
-        s = seed_mean(summarize_seeds(g))
-        table.append([method, split, 100 * s.loc["mean", "auc"], 100 * s.loc["mean", "pauc"],
-                      100 * s.loc["hmean", "auc"], 100 * s.loc["hmean", "pauc"]])
-    table.sort(key=lambda r: (r[1], -r[4]))
-    print(tabulate(table, headers=["method", "split", "mean AUC", "mean pAUC", "hmean AUC", "hmean pAUC"],
-                   floatfmt=".2f", tablefmt="github"))
+        if task.score == "2020":
+            s = seed_mean(summarize_seeds(g))
+            table.append([method, split, 100 * s.loc["hmean", "auc"], 100 * s.loc["mean", "auc"], 100 * s.loc["mean", "pauc"],
+                          100 * s.loc["hmean", "pauc"]])
+        else:
+            per_seed = [official_score(r, task.score) for _, r in g.groupby("seed")]
+            mean = {k: 100 * sum(p[k] for p in per_seed) / len(per_seed) for k in per_seed[0]}
+            table.append([method, split, mean["official_score"], *(mean.get(k) for k in ("hmean_source", "hmean_target",
+                                                                                          "hmean_pauc"))])
+    table.sort(key=lambda r: (r[1], -r[2]))
+    headers = (["official score (hmean AUC)", "mean AUC", "mean pAUC", "hmean pAUC"] if task.score == "2020" else
+               ["official score", "hmean AUC-source", "hmean AUC-target", "hmean pAUC"])
+    print(f"{task.name}, in %:")
+    print(tabulate(table, headers=["method", "split", *headers], floatfmt=".2f", tablefmt="github"))
 
 
 def _plugin_table(registry, first: str, describes: str, extra: dict | None = None) -> str:
@@ -228,12 +261,34 @@ def cmd_speed(args) -> None:
     print(text)
 
 
+def cmd_tasks(args) -> None:
+    from dcase.tasks import TASKS
+    rows = []
+    for name, cls in TASKS.available().items():
+        task = cls()
+        rows.append([name, cls.__module__, ", ".join(task.dev_types), ", ".join(t for t in task.eval_types if t not in task.dev_types)
+                     or "(same)", task.aux_label, (cls.__doc__ or "").strip().splitlines()[0]])
+    print(tabulate(rows, headers=["task", "module", "development types", "evaluation-only types", "classifier target",
+                                  "what it is"], tablefmt="github"))
+
+
+def _task_arguments(parser) -> None:
+    parser.add_argument("--task", default=None, help="dcase2020 ... dcase2025 (default: the generated set's, dcase2020, "
+                        "or the year the file names fit)")
+    parser.add_argument("--ground-truth", type=Path, default=None, help="evaluation ground truth: eval_data_list_20XX.csv "
+                        "or the folder holding the evaluator's ground_truth_data/ (default: found in the data root)")
+    parser.add_argument("--aux-label", default=None, choices=["section", "attribute"], help="what the classifier learns: "
+                        "sections (machine IDs in 2020) or section x attribute combinations (default: the year's)")
+    parser.add_argument("--supplemental", action="store_true", help="train on 2025's supplemental clips too")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     data = sub.add_parser("data", help="generate or check a DCASE-format data set").add_subparsers(dest="data_command", required=True)
-    gen = data.add_parser("generate", help="write the generated DCASE 2020 Task 2 stand-in")
+    gen = data.add_parser("generate", help="write a generated stand-in for a DCASE Task 2 year")
+    gen.add_argument("--task", default="dcase2020", help="dcase2020 ... dcase2025 (`bench tasks`)")
     gen.add_argument("--preset", default="small", choices=["tiny", "small", "full"])
     gen.add_argument("--out", required=True, type=Path)
     gen.add_argument("--seed", type=int, default=0)
@@ -241,11 +296,13 @@ def build_parser() -> argparse.ArgumentParser:
     gen.set_defaults(func=cmd_data_generate)
     check = data.add_parser("check", help="print what the loader finds in a data root, and the problems")
     check.add_argument("dir", type=Path)
+    _task_arguments(check)
     check.set_defaults(func=cmd_data_check)
     base = data.add_parser("baseline", help="AUC of a model-free baseline (mean log-mel spectrum distance)")
     base.add_argument("dir", type=Path)
     base.add_argument("--cache", type=Path, default=Path(".cache"))
     base.add_argument("--skip-bad", action="store_true")
+    base.add_argument("--task", default=None)
     base.set_defaults(func=cmd_data_baseline)
 
     imp = data.add_parser("import", help="lay loose DCASE release clips (normal|anomaly_id_XX_N.wav under a "
@@ -265,14 +322,23 @@ def build_parser() -> argparse.ArgumentParser:
                           "to the normal clips of a real data root")
     cal.add_argument("real", type=Path)
     cal.add_argument("--rounds", type=int, default=8)
-    cal.add_argument("--out", type=Path, default=Path(__file__).with_name("calibration.json"))
+    cal.add_argument("--out", type=Path, default=None, help="default: the generator's dcase/calibration.json")
     cal.add_argument("--skip-bad", action="store_true")
     cal.set_defaults(func=cmd_data_calibrate)
 
-    evaluate = sub.add_parser("evaluate", help="AUC/pAUC of a folder of DCASE submission files (anomaly_score_*.csv)")
-    evaluate.add_argument("folder", type=Path, help="one method's dev/ or eval/ folder of anomaly_score_<type>_id_<XX>.csv")
+    evaluate = sub.add_parser("evaluate", help="the official scores of a folder of DCASE submission files, as that "
+                              "year's evaluator computes them")
+    evaluate.add_argument("folder", type=Path, help="one method's dev/ or eval/ folder of anomaly_score_*.csv (and "
+                          "decision_result_*.csv) files")
     evaluate.add_argument("--data", type=Path, required=True, help="the data root whose labels to use")
+    evaluate.add_argument("--task", default=None, help="dcase2020 ... dcase2025 (default: the year the names fit)")
+    evaluate.add_argument("--ground-truth", type=Path, default=None, help="eval_data_list_20XX.csv or the evaluator's "
+                          "ground-truth folder (default: found in the data root)")
+    evaluate.add_argument("--json", type=Path, default=None, help='also write {"official_score": ..., "per_type": ...} '
+                          "(fractions) here")
     evaluate.set_defaults(func=cmd_evaluate)
+    tasks = sub.add_parser("tasks", help="list the DCASE task years")
+    tasks.set_defaults(func=cmd_tasks)
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data", type=Path, default=None, help="DCASE-format data root (default: the generated set)")
@@ -281,6 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     common.add_argument("--cache", type=Path, default=Path(".cache"), help="features, models and embeddings live here")
     common.add_argument("--skip-bad", action="store_true", help="leave out bad WAV files with a warning instead of failing")
+    _task_arguments(common)
     common.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override a training setting of the preset, e.g. --set head=cosface --set integrated=False")
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bench.synth import mel, mel_to_hz
+from dcase.synth import mel, mel_to_hz
 from embeddings.features import LogMelConfig, compute_logmel
 
 MEL = LogMelConfig()

@@ -13,24 +13,32 @@ import torch
 from tqdm import tqdm
 
 from bench import metrics
-from core import atomic
-from bench.dcase import load_dataset
 from bench.device import resolve_device
+from core import atomic
 from core.errors import DataError, ScorerError
 from core.locking import exclusive
-from bench.synth import default_data_dir
-from embeddings.cache import EmbeddingCache
 from core.ranks import is_main
+from dcase import metrics as official
+from dcase import submission
+from dcase.generate import default_data_dir
+from dcase.reader import load_clips
+from dcase.tasks import TaskYear
+from embeddings.cache import EmbeddingCache
 from embeddings.distributed import init_from_env, shutdown
 from methods import Bundle, get_scorer, parse_methods
 from methods.registry import label, slug
 
-RESULT_COLUMNS = ["run_id", "method", "split", "machine_type", "machine_id", "auc", "pauc",
-                  "fit_seconds", "score_seconds", "device", "dataset", "embedding_key", "seed", "embedder"]
-SCORE_COLUMNS = ["run_id", "method", "seed", "split", "file", "machine_type", "machine_id", "label", "score",
-                 "dataset", "embedding_key", "embedder"]
+RESULT_COLUMNS = ["run_id", "method", "task", "split", "machine_type", "section", "domain", "metric", "auc", "pauc",
+                  "precision", "recall", "f1", "fit_seconds", "score_seconds", "device", "dataset", "embedding_key", "seed",
+                  "embedder", "machine_id"]
+SCORE_COLUMNS = ["run_id", "method", "task", "seed", "split", "file", "machine_type", "section", "domain", "label", "score",
+                 "decision", "dataset", "embedding_key", "embedder"]
 DATA_PRESET = {"tiny": "tiny", "small": "small", "dcase2020": "full"}
-DECISION_QUANTILE = 0.9  # the official baseline's decision threshold: 90th percentile of normal scores
+DECISION_QUANTILE = 0.9  # the official baselines' decision threshold: the 90th percentile of normal scores
+# what the `auc` column of a result row is, by the year's score kind and the row's domain
+METRIC = {("2020", "all"): "auc per machine ID", ("2021", "source"): "auc of source clips",
+          ("2021", "target"): "auc of target clips", ("domain", "source"): "auc of source normals + all anomalies",
+          ("domain", "target"): "auc of target normals + all anomalies", ("domain", "all"): "auc and pauc of the section"}
 
 
 @dataclass
@@ -46,30 +54,52 @@ class RunConfig:
     seed: int = 0                  # the generated data set's seed
     seeds: tuple[int, ...] = (0,)  # training seeds: one embedding model each, every scorer on each
     embedder: str = "arcface"      # NAME[:option=value...], see `bench embedders`
+    task: str | None = None        # dcase2020 ... dcase2025; None: dcase2020 for generated data, else from the names
+    ground_truth: Path | None = None  # evaluation ground truth (a renaming list or the evaluators' folder)
+    aux_label: str | None = None   # the classifier's target: "section" or "attribute" (default: the year's)
+    supplemental: bool = False     # train on 2025's supplemental clips too
     overrides: dict = field(default_factory=dict)  # TrainConfig fields
 
 
-def load_data(data: Path | None, preset: str, cache: Path, skip_bad: bool = False, seed: int = 0) -> tuple[Path, pd.DataFrame]:
-    """The clip table of `data`, or of the generated data set that `preset` names (made once, then reused)."""
-    data = Path(data) if data else default_data_dir(DATA_PRESET[preset], seed, cache)
-    return data, load_dataset(data, skip_bad=skip_bad)
+def load_data(config: RunConfig) -> tuple[Path, TaskYear, pd.DataFrame]:
+    """The data root, its task year and its clip table; without --data, the generated set of the task and preset
+    (made once, then reused)."""
+    data = Path(config.data) if config.data else default_data_dir(config.task or "dcase2020", DATA_PRESET[config.preset],
+                                                                    config.seed, config.cache)
+    task, table = load_clips(data, config.task, ground_truth_path=config.ground_truth, skip_bad=config.skip_bad,
+                             aux_label=config.aux_label, supplemental=config.supplemental)
+    return data, task, table
+
+
+def align(cache: EmbeddingCache, table: pd.DataFrame) -> EmbeddingCache:
+    """The cache's arrays in the clip table's row order, with the table's columns (labels, domains and classes
+    as read now; a frozen embedder's cache is keyed on the audio alone)."""
+    position = pd.Series(np.arange(len(cache.clips)), index=cache.clips.path.to_numpy())
+    missing = ~table.path.isin(position.index)
+    if missing.any():
+        raise DataError(f"{table.path[missing].iloc[0]}: not in the embedding cache {cache.path}; delete it to rebuild")
+    rows = position.loc[table.path.to_numpy()].to_numpy()
+    return EmbeddingCache(table.reset_index(drop=True), cache.embeddings[rows], cache.logits[rows], cache.manifest, cache.path)
 
 
 def bundle(cache: EmbeddingCache, rows: np.ndarray, name: str) -> Bundle:
-    return Bundle(cache.embeddings[rows], cache.logits[rows], cache.clips.class_index.to_numpy()[rows], name)
-
-
-def machine_groups(cache: EmbeddingCache, split: str):
-    """(machine type, ID, train rows, test rows) for every ID with labelled (or any) test clips in `split`."""
     clips = cache.clips
-    key = clips.machine_type + "/" + clips.machine_id
+    return Bundle(cache.embeddings[rows], cache.logits[rows], clips.first_class.to_numpy()[rows], name,
+                  clips.n_classes.to_numpy()[rows], clips.domain.to_numpy()[rows])
+
+
+def section_groups(cache: EmbeddingCache, split: str):
+    """(machine type, section, train rows, test rows) of every section with test clips in `split`; the training
+    rows are the section's normal training clips of both domains."""
+    clips = cache.clips
+    key = clips.machine_type + "/" + clips.section
     for name in sorted(key[clips.split == split].unique()):
-        machine_type, machine_id = name.split("/")
+        machine_type, section = name.split("/")
         mine = (key == name).to_numpy()
         train = np.flatnonzero(mine & (clips.split == "train").to_numpy())
         test = np.flatnonzero(mine & (clips.split == split).to_numpy())
         if len(train):
-            yield machine_type, machine_id, train, test
+            yield machine_type, section, train, test
 
 
 def fit_and_score(scorer, trains: list[Bundle], tests: list[Bundle], device: str):
@@ -87,39 +117,37 @@ def fit_and_score(scorer, trains: list[Bundle], tests: list[Bundle], device: str
 
 
 def split_bundles(cache: EmbeddingCache, split: str):
-    """`machine_groups` of the split, with each ID's training and test bundles, named for error messages."""
-    groups = list(machine_groups(cache, split))
-    ids = [f"{t} id_{i}" for t, i, _, _ in groups]
-    trains = [bundle(cache, g[2], f"{n} training clips") for n, g in zip(ids, groups)]
-    tests = [bundle(cache, g[3], f"{n} {split} test clips") for n, g in zip(ids, groups)]
-    return groups, ids, trains, tests
+    """`section_groups` of the split, with each section's training and test bundles, named for error messages."""
+    groups = list(section_groups(cache, split))
+    names = [f"{t} section {s}" for t, s, _, _ in groups]
+    trains = [bundle(cache, g[2], f"{n} training clips") for n, g in zip(names, groups)]
+    tests = [bundle(cache, g[3], f"{n} {split} test clips") for n, g in zip(names, groups)]
+    return groups, names, trains, tests
 
 
 def score_split(name: str, options: dict, cache: EmbeddingCache, split: str, device: str):
-    """Fit on each ID's normal training clips, score its test clips; also a held-out decision threshold per ID."""
-    groups, ids, trains, tests = split_bundles(cache, split)
+    """Fit on each section's normal training clips, score its test clips; also a held-out decision threshold each."""
+    groups, names, trains, tests = split_bundles(cache, split)
     scorer = get_scorer(name, device, **options)
     scores, fit_s, score_s = fit_and_score(scorer, trains, tests, device)
     scorer.close()
-    # threshold from normal clips the scorer has not seen: fit on 90% of each ID's training clips, score the rest
+    # threshold from normal clips the scorer has not seen: fit on 90% of each section's training clips, score the rest
     rng = np.random.default_rng(0)
     folds = [rng.permutation(g[2]) for g in groups]
     held = get_scorer(name, device, **options).fit_many(
-        [bundle(cache, f[len(f) // 10:], f"{n} training clips (90% kept to set the decision threshold)") for n, f in zip(ids, folds)])
+        [bundle(cache, f[len(f) // 10:], f"{n} training clips (90% kept to set the decision threshold)") for n, f in zip(names, folds)])
     thresholds = [np.quantile(s, DECISION_QUANTILE) for s in held.score_many(
-        [bundle(cache, f[: max(len(f) // 10, 1)], f"{n} held-out training clips") for n, f in zip(ids, folds)])]
+        [bundle(cache, f[: max(len(f) // 10, 1)], f"{n} held-out training clips") for n, f in zip(names, folds)])]
     held.close()
     return groups, scores, thresholds, fit_s / len(groups), score_s / len(groups)
 
 
-def write_submission(out: Path, cache: EmbeddingCache, groups, scores, thresholds) -> None:
-    """The DCASE submission files of one method and split, swapped in whole so a crash leaves the old set."""
-    with atomic.atomic_folder(out) as tmp:
-        for (machine_type, machine_id, _, test), s, threshold in zip(groups, scores, thresholds):
-            files = cache.clips.file.to_numpy()[test]
-            metrics.write_scores(tmp / metrics.submission_name("anomaly_score", machine_type, machine_id), files, s)
-            metrics.write_scores(tmp / metrics.submission_name("decision_result", machine_type, machine_id), files,
-                                 (s > threshold).astype(int))
+def result_rows(task: TaskYear, clips: pd.DataFrame) -> pd.DataFrame:
+    """The year's per-section (and per-domain) figures of scored test clips, as `results.csv` rows."""
+    table = official.section_table(clips, task.score)
+    table["metric"] = [METRIC[(task.score, d)] for d in table.domain]
+    table["machine_id"] = table.section if task.scheme == "2020" else ""
+    return table
 
 
 def run(config: RunConfig) -> pd.DataFrame:
@@ -138,16 +166,16 @@ def run(config: RunConfig) -> pd.DataFrame:
     if len(seeds) < len(config.seeds):
         print(f"embedder {embedder.label()} is not trained: one embedding serves every seed, so only seed {seeds[0]} runs")
     init_from_env(device)
-    data, table = load_data(config.data, config.preset, config.cache, config.skip_bad, config.seed)
-    caches = {seed: embedder.build(table, config.cache, seed, config.overrides) for seed in seeds}
+    data, task, table = load_data(config)
+    caches = {seed: align(embedder.build(table, config.cache, seed, config.overrides), table) for seed in seeds}
     main = is_main()
     shutdown()  # the ranks' shared work ends here: rank 0 scores alone, and its locks need no barriers
     if not main:
         return pd.DataFrame(columns=RESULT_COLUMNS)
     run_id = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     first = caches[seeds[0]]
-    meta = {"run_id": run_id, "dataset": str(data), "preset": config.preset, "seeds": list(seeds), "embedder": embedder.label(),
-            "embedding_key": first.manifest["key"], "embedding": first.manifest,
+    meta = {"run_id": run_id, "task": task.name, "dataset": str(data), "preset": config.preset, "seeds": list(seeds),
+            "embedder": embedder.label(), "embedding_key": first.manifest["key"], "embedding": first.manifest,
             "embedding_keys": {seed: c.manifest["key"] for seed, c in caches.items()}, "device": device}
     atomic.write_text(Path(config.results) / "runs" / f"{run_id}.json", json.dumps(meta, indent=2, default=str))
     new, clip_scores = [], {}
@@ -160,7 +188,7 @@ def run(config: RunConfig) -> pd.DataFrame:
         raise ScorerError(f"no method in {config.methods!r} applies to embedder {embedder.label()}; choose scorers that "
                           "read embeddings (`bench methods`)")
     for seed, cache in caches.items():
-        splits = [s for s in ("dev", "eval") if (cache.clips[cache.clips.split == s].label >= 0).any()]
+        splits = [s for s in ("dev", "eval") if (cache.clips.split == s).any()]
         for name, options in tqdm(applicable, desc=f"score (seed {seed})", unit="method"):
             method = label(name, options)
             rows, per_clip = [], []
@@ -172,38 +200,39 @@ def run(config: RunConfig) -> pd.DataFrame:
                 except Exception as exc:
                     raise ScorerError(f"scorer {method} failed on the {split} split ({type(exc).__name__}: {exc}); "
                                       f"the rows of the methods before it are in {config.results}/results.csv") from exc
+                test = np.concatenate([g[3] for g in groups])
+                scored = cache.clips.iloc[test].reset_index(drop=True).assign(
+                    score=np.concatenate(scores), decision=np.concatenate([s > t for s, t in zip(scores, thresholds)]).astype(int))
                 if seed == seeds[0]:  # submission files and plots: the first seed's
-                    write_submission(Path(config.results) / submission_folder(method, embedder) / split, cache, groups,
-                                     scores, thresholds)
-                    clip_scores[(f"{method} @ {embedder.label()}", split)] = (
-                        cache.clips.iloc[np.concatenate([g[3] for g in groups])], np.concatenate(scores))
-                for (machine_type, machine_id, _, test), s in zip(groups, scores):
-                    labels = cache.clips.label.to_numpy()[test]
-                    labelled = labels >= 0
-                    if labelled.any():
-                        auc, pauc = metrics.auc_pauc(labels[labelled], s[labelled])
-                        rows.append([run_id, method, split, machine_type, machine_id, auc, pauc, fit_s, score_s, device,
-                                     str(data), cache.manifest["key"], seed, embedder.label()])
-                    per_clip.append(pd.DataFrame({"file": cache.clips.file.to_numpy()[test], "machine_type": machine_type,
-                                                  "machine_id": machine_id, "label": labels, "score": s, "split": split}))
-            new.append(pd.DataFrame(rows, columns=RESULT_COLUMNS))
+                    with atomic.atomic_folder(Path(config.results) / submission_folder(method, embedder, task) / split) as tmp:
+                        submission.write(task, tmp, scored, scored.score.to_numpy(), scored.decision.to_numpy())
+                    clip_scores[(f"{method} @ {embedder.label()}", split)] = (scored, scored.score.to_numpy())
+                if (scored.label >= 0).any():
+                    rows.append(result_rows(task, scored).assign(
+                        run_id=run_id, method=method, task=task.name, split=split, fit_seconds=fit_s, score_seconds=score_s,
+                        device=device, dataset=str(data), embedding_key=cache.manifest["key"], seed=seed,
+                        embedder=embedder.label()))
+                per_clip.append(scored[["file", "machine_type", "section", "domain", "label", "score", "decision"]].assign(split=split))
+            new.append(pd.concat(rows, ignore_index=True)[RESULT_COLUMNS] if rows else pd.DataFrame(columns=RESULT_COLUMNS))
             append_rows(Path(config.results) / "results.csv", new[-1])
             append_scores(Path(config.results) / "scores.parquet", pd.concat(per_clip).assign(
-                run_id=run_id, method=method, seed=seed, dataset=str(data), embedding_key=cache.manifest["key"],
-                embedder=embedder.label()))
-    from leaderboard.plots import roc_and_histograms, tsne
-    plot_dir = Path(config.leaderboard).parent / "plots"
-    roc_and_histograms(clip_scores, plot_dir, embedder.label())
-    tsne(first, plot_dir / f"tsne_{slug(embedder.label())}.png")
+                run_id=run_id, method=method, task=task.name, seed=seed, dataset=str(data),
+                embedding_key=cache.manifest["key"], embedder=embedder.label()))
+    if task.scheme == "2020":  # the per-ID plots read machine IDs
+        from leaderboard.plots import roc_and_histograms, tsne
+        plot_dir = Path(config.leaderboard).parent / "plots"
+        roc_and_histograms(clip_scores, plot_dir, embedder.label())
+        tsne(first, plot_dir / f"tsne_{slug(embedder.label())}.png")
     from leaderboard.render import render
     render(Path(config.results), Path(config.leaderboard))
     return pd.concat(new, ignore_index=True)
 
 
-def submission_folder(method: str, embedder) -> str:
-    """`<method>` for the trained arcface embedding (as before embedders existed), `<method>_<embedder>` (made
-    file-name safe) for any other, so one method's files on two embeddings never overwrite each other."""
-    return slug(method) if embedder.name == "arcface" else slug(f"{method}@{embedder.label()}")
+def submission_folder(method: str, embedder, task: TaskYear) -> str:
+    """`<method>` for the trained arcface embedding on 2020 data (as before embedders and task years existed),
+    else with `_<embedder>` and `/<task>` (made file-name safe), so no two runs' files overwrite each other."""
+    folder = slug(method) if embedder.name == "arcface" else slug(f"{method}@{embedder.label()}")
+    return folder if task.name == "dcase2020" else f"{task.name}/{folder}"
 
 
 def make_embedder(spec: str, preset: str, device: str):

@@ -63,7 +63,7 @@ def synthetic_embeddings(n_ids=41, n_train=1000, n_test=250, dim=2048, n_classes
         train = draw(n_train)
         normal, abnormal = draw(n_test // 2), draw(n_test - n_test // 2, shift=rng.normal(size=dim) * 0.3)
         test = Bundle(*(np.concatenate([getattr(normal, f), getattr(abnormal, f)])
-                        for f in ("embeddings", "logits", "class_index")))
+                        for f in ("embeddings", "logits", "first_class")))
         out.append((train, test))
     return out
 

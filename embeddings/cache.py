@@ -24,7 +24,7 @@ from core.ranks import rank_world
 from embeddings.features import FeatureSet, LogMelConfig, load_features
 from embeddings.train import load_checkpoint, train
 
-CACHE_VERSION = 2  # bump when the layout or meaning of the files, or the training that makes them, changes
+CACHE_VERSION = 3  # bump when the layout or meaning of the files, or the training that makes them, changes
 
 
 class StaleCacheError(DataError):
@@ -65,7 +65,7 @@ class EmbeddingCache:
         if manifest.get("cache_version") != CACHE_VERSION:
             raise StaleCacheError(f"{path}: written by cache version {manifest.get('cache_version')}, this is "
                                   f"{CACHE_VERSION}; delete the folder and rerun to rebuild it")
-        clips = pd.read_csv(path / "clips.csv", dtype={"machine_id": str})
+        clips = pd.read_csv(path / "clips.csv", dtype={"section": str, "attributes": str}, keep_default_na=False)
         emb, logits = np.load(path / "embeddings.npy"), np.load(path / "logits.npy")
         if not (len(clips) == len(emb) == len(logits)):
             raise StaleCacheError(f"{path}: clips.csv, embeddings.npy and logits.npy disagree in length; delete and rebuild")
@@ -78,7 +78,10 @@ class EmbeddingCache:
 
 
 def cache_key(features: FeatureSet, config: TrainConfig) -> str:
-    payload = json.dumps([features.key, asdict(config), CACHE_VERSION], sort_keys=True)
+    """Features, training config and the classes the classifier learns (the auxiliary labels can change while
+    the audio stays)."""
+    classes = hashlib.sha256(features.table[["path", "class_index"]].to_csv(index=False).encode()).hexdigest()
+    payload = json.dumps([features.key, asdict(config), classes, CACHE_VERSION], sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 

@@ -32,10 +32,14 @@ class Classifier(nn.Module):
         return emb, self.head(emb, target)
 
 
-def softmax_score(logits: np.ndarray, class_index) -> np.ndarray:
-    """1 - p(own ID): the classifier's anomaly score."""
+def softmax_score(logits: np.ndarray, first_class, n_classes=1) -> np.ndarray:
+    """1 - p(own section): the classifier's anomaly score, the probability summed over the section's classes
+    `first_class` .. `first_class + n_classes - 1` (one class, the machine ID, in 2020)."""
     probs = softmax(np.asarray(logits, dtype=np.float64), axis=1)
-    return 1.0 - probs[np.arange(len(probs)), np.asarray(class_index)]
+    first = np.asarray(first_class)[:, None]
+    columns = np.arange(probs.shape[1])[None, :]
+    own = (columns >= first) & (columns < first + np.asarray(n_classes).reshape(-1, 1))
+    return 1.0 - np.where(own, probs, 0.0).sum(axis=1)
 
 
 def windows(n_frames: int, crop: int) -> list[int]:

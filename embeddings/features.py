@@ -16,12 +16,13 @@ import torchaudio
 from tqdm import tqdm
 
 from core.atomic import atomic_folder
-from bench.dcase import SAMPLE_RATE
+from dcase.audio import SAMPLE_RATE
 from core.errors import DataError
 from core.locking import exclusive
 from core.ranks import is_main
 
 FEATURE_VERSION = 1  # bump when the bytes written for the same parameters change
+SPLITS = ("train", "dev", "eval")
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,11 @@ def load_features(table: pd.DataFrame, cache_root: str | Path, config: LogMelCon
     if manifest != {"config": asdict(config), "version": FEATURE_VERSION}:
         raise DataError(f"{folder}: feature cache written for {manifest}, not for this version and config; "
                         "delete the folder to recompute it")
-    clips = pd.read_csv(folder / "clips.csv", dtype={"machine_id": str})
+    stored = pd.read_csv(folder / "clips.csv", usecols=["path", "n_frames"])
+    clips = pd.concat([table[table.split == split] for split in SPLITS]).reset_index(drop=True)
+    if list(stored.path) != list(clips.path):
+        raise DataError(f"{folder}: feature cache lists other clips than the data; delete the folder to recompute it")
+    clips["n_frames"] = stored.n_frames.to_numpy()  # every other column as the data is read now (labels, classes)
     logmel = {split: np.load(folder / f"{split}.npy", mmap_mode="r") for split in clips["split"].unique()}
     return FeatureSet(clips, logmel, key)
 
@@ -131,7 +136,7 @@ def _write_features(table: pd.DataFrame, config: LogMelConfig, device: str, fold
     """Compute into a temp folder, manifest last, then rename: a killed run leaves nothing that looks complete."""
     with atomic_folder(folder) as tmp:  # replaces a folder without a manifest: a leftover, never data
         parts = []
-        for split in ("train", "dev", "eval"):
+        for split in SPLITS:
             rows = table[table.split == split].reset_index(drop=True)
             if len(rows) == 0:
                 continue

@@ -16,7 +16,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from bench import metrics
+from dcase import metrics
 from core.atomic import atomic_file
 from core.locking import exclusive
 from embeddings.classifier import Classifier, infer, pad_frames, softmax_score
@@ -63,7 +63,7 @@ def validate_on_dev(model, config, dev, device) -> dict:
     """Softmax-score AUC/pAUC on the development test clips: the seed paper's protocol (uses test labels)."""
     clips, logmel = dev
     _, logits = infer(model, logmel, clips.n_frames.to_numpy(), config.crop_frames, device)
-    table = metrics.summarize(metrics.per_machine(clips, softmax_score(logits, clips.class_index)))
+    table = metrics.summarize(metrics.per_section(clips, softmax_score(logits, clips.first_class, clips.n_classes)))
     auc, pauc = float(table.loc["mean", "auc"]), float(table.loc["mean", "pauc"])
     return {"auc": auc, "pauc": pauc, "select": auc + pauc,
             "per_type": {t: [float(r.auc), float(r.pauc)] for t, r in table.iloc[:-2].iterrows()}}

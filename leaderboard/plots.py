@@ -44,7 +44,7 @@ def roc_and_histograms(clip_scores: dict, out: Path, tag: str) -> None:
                 sel = (clips.machine_type == t).to_numpy() & (clips.label >= 0).to_numpy()
                 if sel.any():
                     # per-ID score scales differ; rank-normalise per ID so the pooled curve is meaningful
-                    ranks = clips[sel].assign(s=scores[sel]).groupby("machine_id").s.rank(pct=True)
+                    ranks = clips[sel].assign(s=scores[sel]).groupby("section").s.rank(pct=True)
                     fpr, tpr, _ = roc_curve(clips.label.to_numpy()[sel], ranks)
                     axes[t].plot(fpr, tpr, label=method)
         for t, ax in axes.items():
@@ -78,12 +78,12 @@ def tsne(cache, path: Path, max_points: int = 600) -> None:
         rows = rng.choice(rows, min(len(rows), max_points), replace=False)
         xy = TSNE(perplexity=min(30, len(rows) - 1), random_state=0, init="pca").fit_transform(cache.embeddings[rows])
         clips = cache.clips.loc[rows]
-        for machine_id in sorted(clips.machine_id.unique()):
+        for section in sorted(clips.section.unique()):
             for value, marker in ((0, "o"), (1, "x"), (-1, ".")):
-                sel = ((clips.machine_id == machine_id) & (clips.label == value)).to_numpy()
+                sel = ((clips.section == section) & (clips.label == value)).to_numpy()
                 if sel.any():
-                    axes[t].scatter(*xy[sel].T, s=8, marker=marker, color=f"C{int(machine_id) % 10}",
-                                    label=f"id {machine_id}" if value == 0 else None)
+                    axes[t].scatter(*xy[sel].T, s=8, marker=marker, color=f"C{int(section) % 10}",
+                                    label=f"id {section}" if value == 0 else None)
         axes[t].set(title=f"{t} (x = anomaly)", xticks=[], yticks=[])
         axes[t].legend(fontsize=6, markerscale=1.5)
     _save(fig, path)

@@ -18,6 +18,8 @@ from tabulate import tabulate
 from core.atomic import write_text
 from bench.intervals import RESAMPLES, ci95, compare_to_leader, headline
 from bench.metrics import read_results, read_scores_table, seed_mean, summarize_seeds
+from dcase import metrics as official
+from dcase.tasks import get_task
 from methods.registry import slug
 
 HEADLINE = "hmean_auc"
@@ -130,7 +132,7 @@ def _split_section(split: str, part: pd.DataFrame, scores: pd.DataFrame | None, 
     else:
         lines += ["No per-clip scores stored for these results (`scores.parquet`), so no intervals or ties.", ""]
     from leaderboard.plots import critical_difference
-    per_id = part.groupby(["machine_type", "machine_id", "method"]).auc.mean().unstack("method")
+    per_id = part.groupby(["machine_type", "section", "method"]).auc.mean().unstack("method")
     friedman_p = critical_difference(per_id, plot_dir / f"cd_{split}.png", f"{name} set: mean rank over {len(per_id)} machine IDs")
     if friedman_p is not None:
         lines += [f"Critical-difference diagram over the {len(per_id)} machine IDs (Friedman test p = {friedman_p:.2g}; "
@@ -154,13 +156,87 @@ def _scores_for(rows: pd.DataFrame, results_dir: Path, split: str) -> pd.DataFra
     if not path.is_file():
         return None
     scores = read_scores_table(path, split)
+    scores = scores[scores.task == rows.task.iloc[0]]
     runs = rows[["run_id", "scorer", "embedder", "seed", "method"]].drop_duplicates()
     scores = scores.rename(columns={"method": "scorer"}).merge(runs, on=["run_id", "scorer", "embedder", "seed"])
     return scores[scores.label >= 0] if len(scores) else None
 
 
+def _task_year_section(task, split: str, part: pd.DataFrame, scores: pd.DataFrame | None) -> list[str]:
+    """One DCASE 2021+ year and split: one row per method, sorted by the year's official score; the columns of the
+    DCASE result pages per machine type, and the evaluators' jackknife CI95 (2022 on)."""
+    body = []
+    for method, g in part.groupby("method"):
+        per_seed = {seed: r for seed, r in g.groupby("seed")}
+        figures = [official.official_score(r, task.score) for r in per_seed.values()]
+        types = [official.per_type(r, task.score) for r in per_seed.values()]
+        mean = lambda key: np.mean([f[key] for f in figures])  # noqa: E731
+        ci = "-"
+        if task.score == "domain" and scores is not None:
+            mine = scores[(scores.method == method) & (scores.seed == min(per_seed))]
+            if len(mine):
+                ci = "± " + _pct(np.mean([official.jackknife_ci95(mine.label, mine.score, f)[1] for f in (None, official.MAX_FPR)]))
+        type_cells = {t: " / ".join(_pct(np.mean([ty[t][k] for ty in types])) for k in types[0][t]) for t in types[0]}
+        parts = ("hmean_source", "hmean_target", "hmean_pauc") if task.score == "domain" else ("hmean_auc", "hmean_pauc")
+        body.append((mean("official_score"), [method, _mean_std([f["official_score"] for f in figures]), ci,
+                                              *(_pct(mean(k)) for k in parts), *type_cells.values(),
+                                              f"{g.fit_seconds.sum() / len(figures):.3g}", f"{g.score_seconds.sum() / len(figures):.3g}",
+                                              g.device.iloc[0]]))
+    body.sort(key=lambda r: -r[0])
+    first = part.groupby("method").get_group(part.method.iloc[0])
+    per_type = official.per_type(first[first.seed == first.seed.min()], task.score)
+    kinds = next(iter(per_type.values()))
+    label = {"auc": "AUC", "pauc": "pAUC", "auc_source": "AUC-s", "auc_target": "AUC-t", "pauc_source": "pAUC-s",
+             "pauc_target": "pAUC-t"}
+    headers = (["method", "official score", "CI95"] + (["hmean AUC-source", "hmean AUC-target", "hmean pAUC"]
+               if task.score == "domain" else ["hmean AUC", "hmean pAUC"])
+               + [f"{t} {' / '.join(label[k] for k in kinds)}" for t in per_type] + ["fit s", "score s", "device"])
+    name = "development" if split == "dev" else "evaluation"
+    what = {"2021": "the harmonic mean of the AUC and pAUC of every (machine type, section, domain), each domain scored on "
+                    "its own test clips",
+            "domain": "the harmonic mean of AUC-source, AUC-target and pAUC over every (machine type, section): AUC-source "
+                      "ranks the source-domain normal clips against every anomaly of the section, AUC-target the "
+                      "target-domain normal clips against every anomaly, pAUC (max FPR 0.1) all clips of the section"}[task.score]
+    seeds = sorted(part.seed.unique())
+    lines = [f"### {task.name}: {name} test set ({split}), sorted by the official score", "",
+             f"Official score = {what}; per machine type the mean over its sections. In %; means over "
+             f"{len(seeds)} training seed{'s' if len(seeds) > 1 else ''}"
+             + (" ± their standard deviation" if len(seeds) > 1 else "")
+             + ("; CI95 = the evaluators' jackknife half-width (leave one clip out, Student t), the mean of those of "
+                "the pooled AUC and pAUC, first seed" if task.score == "domain" else "") + ".", "",
+             _table([r for _, r in body], headers), ""]
+    return lines
+
+
+def _task_years(results: pd.DataFrame, results_dir: Path) -> list[str]:
+    """A section per DCASE 2021+ year present in the results, newest data set of each."""
+    lines = []
+    for name in sorted(set(results.task) - {"dcase2020"}):
+        task = get_task(name)
+        rows = latest(results[results.task == name])
+        lines += [f"## {name}", "", f"- data set: `{rows.dataset.iloc[0]}`",
+                  f"- embedders: {', '.join(f'`{e}`' for e in sorted(rows.embedder.unique()))}", ""]
+        for split in [s for s in ("dev", "eval") if (rows.split == s).any()]:
+            scores = _scores_for(rows, results_dir, split)
+            lines += _task_year_section(task, split, rows[rows.split == split], scores)
+    return lines
+
+
 def render(results_dir: Path, out: Path) -> str:
-    rows = latest(read_results(results_dir / "results.csv"))
+    results = read_results(results_dir / "results.csv")
+    parts = []
+    if (results.task == "dcase2020").any():
+        parts = _render_2020(latest(results[results.task == "dcase2020"]), results_dir, out)
+    else:
+        parts = ["# Leaderboard", "", f"Generated {time.strftime('%Y-%m-%d %H:%M')} by `bench leaderboard` from "
+                 f"`{results_dir}/results.csv` and `scores.parquet`.", ""]
+    parts += _task_years(results, results_dir)
+    text = "\n".join(parts)
+    write_text(out, text)
+    return text
+
+
+def _render_2020(rows: pd.DataFrame, results_dir: Path, out: Path) -> list[str]:
     parts = _header(rows, results_dir)
     splits = [s for s in ("dev", "eval") if (rows.split == s).any()]
     for split in splits:
@@ -171,7 +247,4 @@ def render(results_dir: Path, out: Path) -> str:
         plot_name = f"{mine.scorer.iloc[0]} @ {mine.embedder.iloc[0]}"  # the runner's name for its histograms
         parts += _method_section(method, plot_name, {s: summarize_seeds(mine[mine.split == s]) for s in splits
                                                      if (mine.split == s).any()})
-    parts += [f"![t-SNE of test embeddings, {e}](plots/tsne_{slug(e)}.png)" for e in sorted(rows.embedder.unique())] + [""]
-    text = "\n".join(parts)
-    write_text(out, text)
-    return text
+    return parts + [f"![t-SNE of test embeddings, {e}](plots/tsne_{slug(e)}.png)" for e in sorted(rows.embedder.unique())] + [""]

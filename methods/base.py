@@ -14,11 +14,13 @@ from core.plugins import params as plugin_params
 
 @dataclass
 class Bundle:
-    """The cached outputs for a set of clips of one machine ID."""
+    """The cached outputs for a set of clips of one machine section (machine ID in 2020)."""
     embeddings: np.ndarray           # (N, D) float32
     logits: np.ndarray               # (N, C) float32
-    class_index: np.ndarray          # (N,) the clips' own class
-    name: str = "clips"              # what error messages call it, e.g. "fan id_00 train"
+    first_class: np.ndarray          # (N,) the first classifier class of the clip's section
+    name: str = "clips"              # what error messages call it, e.g. "fan section 00 training clips"
+    n_classes: np.ndarray | int = 1  # the section's number of classes (section x attribute combinations)
+    domain: np.ndarray | None = None  # (N,) source / target / unknown: what domain-aware scorers weigh by
 
 
 def _all_finite(x: np.ndarray) -> bool:

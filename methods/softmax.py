@@ -7,7 +7,7 @@ from methods.registry import register
 
 @register
 class SoftmaxScorer(Scorer):
-    """1 - softmax probability of the clip's own machine ID (the classifier's own score)."""
+    """1 - softmax probability of the clip's own section (machine ID in 2020), summed over its attribute classes."""
 
     name = "softmax"
     reads = ("logits",)
@@ -16,4 +16,4 @@ class SoftmaxScorer(Scorer):
         return self
 
     def score(self, test: Bundle) -> np.ndarray:
-        return softmax_score(test.logits, test.class_index)
+        return softmax_score(test.logits, test.first_class, test.n_classes)

@@ -1,7 +1,7 @@
 import pytest
 
-from bench.dcase import load_dataset
-from bench.synth import generate
+from dcase.reader import load_clips
+from dcase.synth import generate
 from embeddings.cache import build
 from embeddings.config import preset
 
@@ -22,5 +22,5 @@ def cache_root(tmp_path_factory):
 @pytest.fixture(scope="session")
 def built(tiny_data, cache_root):
     """The tiny data set's clip table and its embedding cache under `cache_root`, trained once per session."""
-    table = load_dataset(tiny_data)
+    table = load_clips(tiny_data)[1]
     return table, build(table, CONFIG, cache_root)

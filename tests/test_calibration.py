@@ -2,9 +2,11 @@
 import numpy as np
 import pytest
 
-from bench import calibrate, synth
+from bench import calibrate
+from dcase import synth
 from bench.datastats import TypeStats, anomaly_distance_db, clip_features, mel_centres_hz, type_stats
-from bench.dcase import MACHINE_TYPES, load_dataset
+from dcase.reader import load_clips
+from dcase.synth import MACHINE_TYPES
 from bench.importer import import_release_clips
 from test_realdata import REAL
 
@@ -71,7 +73,7 @@ def test_band_to_control_keeps_a_constant_and_follows_a_step():
 @pytest.fixture(scope="module")
 def real_stats(tmp_path_factory):
     out, _ = import_release_clips(REAL, tmp_path_factory.mktemp("real") / "tree")
-    return out, type_stats(load_dataset(out))
+    return out, type_stats(load_clips(out)[1])
 
 
 @needs_real
@@ -90,7 +92,7 @@ def test_the_shipped_calibration_meets_the_targets_on_fresh_clips(real_stats):
 @needs_real
 def test_a_short_fit_moves_every_type_towards_the_real_clips(real_stats):
     out, _ = real_stats
-    fitted = calibrate.fit(load_dataset(out), rounds=2, clips_per_id=2, seconds=1.0, progress=lambda m: None)
+    fitted = calibrate.fit(load_clips(out)[1], rounds=2, clips_per_id=2, seconds=1.0, progress=lambda m: None)
     for machine_type in MACHINE_TYPES:
         report = fitted["_fit"]["report"][machine_type]
         assert abs(report["last"]["level"] - report["real"]["level"]) < abs(report["first"]["level"] - report["real"]["level"])

@@ -1,13 +1,15 @@
 import numpy as np
 import soundfile as sf
 
-from bench.dcase import DEV_IDS, EVAL_IDS, clip_counts, load_dataset, read_ground_truth
-from bench.synth import PRESETS, generate
+from dcase.ground_truth import read_list
+from dcase.reader import clip_counts, load_clips
+from dcase.synth import DEV_IDS, EVAL_IDS
+from dcase.synth import PRESETS, generate
 
 
 def test_generated_layout_counts_and_format(tiny_data):
     spec = PRESETS["tiny"]
-    table = load_dataset(tiny_data)
+    table = load_clips(tiny_data)[1]
     n_dev = sum(map(len, DEV_IDS.values()))
     n_eval = sum(map(len, EVAL_IDS.values()))
     assert n_dev + n_eval == 41
@@ -23,7 +25,7 @@ def test_generated_layout_counts_and_format(tiny_data):
 
 
 def test_eval_names_hide_labels_and_ground_truth_restores_them(tiny_data):
-    truth = read_ground_truth(tiny_data / "eval_data_list.csv")
+    truth = {key: clip.label for key, clip in read_list(tiny_data / "eval_data_list.csv").items()}
     names = {p.name for p in (tiny_data / "eval_data" / "fan" / "test").glob("*.wav")}
     assert all(n.startswith("id_") for n in names)
     assert {name for (t, name) in truth if t == "fan"} == names
@@ -49,7 +51,7 @@ def test_generation_is_deterministic(tiny_data, tmp_path):
 def test_trivial_baseline_is_neither_perfect_nor_chance(tiny_data, cache_root):
     from bench.baseline import spectrum_distance_baseline
     from embeddings.features import load_features
-    tables = spectrum_distance_baseline(load_features(load_dataset(tiny_data), cache_root))
+    tables = spectrum_distance_baseline(load_features(load_clips(tiny_data)[1], cache_root))
     assert set(tables) == {"dev", "eval"}
     for table in tables.values():
         assert 0.55 < table.loc["mean", "auc"] < 0.97

@@ -17,9 +17,10 @@ import embeddings.cache as cache_mod
 import embeddings.train as train_mod
 import methods.registry as registry
 from bench.cli import main
-from bench.dcase import load_dataset
+from dcase.reader import load_clips
 from core.errors import DataError
-from bench.evaluate import evaluate_submission
+from dcase import submission as submission_files
+from dcase.tasks import get_task
 from core.locking import exclusive
 from conftest import CONFIG
 from embeddings.cache import EmbeddingCache, StaleCacheError, build, run_dir
@@ -95,16 +96,16 @@ DATA_FAULTS = [
      "valve/train/", True),
     ("float", lambda r: sf.write(first(r), np.zeros(16000), 16000, subtype="FLOAT"), "sample format FLOAT",
      "valve/train/", True),
-    ("unparseable name", lambda r: first(r).rename(first(r).with_name("normal_00.wav")), "unparseable file name",
+    ("unparseable name", lambda r: first(r).rename(first(r).with_name("normal_00.wav")), "not a dcase2020 file name",
      "normal_00.wav", True),
     ("duplicated file", lambda r: shutil.copy(first(r), first(r).with_name("normal_id_00_00099999.wav")),
      "same audio as", "normal_id_00_00099999.wav", True),
     ("training clip copied into the test set", lambda r: shutil.copy(first(r), r / VALVE / "test/normal_id_00_00099999.wav"),
      "same audio as", "normal_id_00_00099999.wav", True),
-    ("ground truth misses a row", lambda r: _edit_truth(r, _drop_first_valve_row), "no row in eval_data_list.csv",
+    ("ground truth misses a row", lambda r: _edit_truth(r, _drop_first_valve_row), "no row in the ground truth",
      "eval_data/valve/test/", True),
     ("ground truth has an extra row", lambda r: _edit_truth(r, lambda l: _add_valve_row(l, "id_01_00099999.wav,x.wav,0\n")),
-     "which is not in eval_data/valve/test/", "eval_data_list.csv", True),
+     "which is not in eval_data/valve/", "eval_data_list.csv", True),
     ("ground truth mislabelled", lambda r: _edit_truth(r, _relabel_first_valve_row), "expected a machine-type line",
      "eval_data_list.csv:", False),
     ("ground truth repeats a row", lambda r: _edit_truth(r, _repeat_first_valve_row), "listed twice",
@@ -127,12 +128,12 @@ def test_bad_data_is_one_line_exit_2_and_nothing_written(root, tmp_path, capsys,
     assert not results.exists() and not (tmp_path / "board").exists() and not (tmp_path / "cache" / "features").exists()
     if skippable:
         with pytest.warns(UserWarning, match="skipped .* bad inputs") as caught:
-            table = load_dataset(root, skip_bad=True)
+            table = load_clips(root, skip_bad=True)[1]
         assert message in str(caught[0].message)
         assert len(table) > 0
     else:
         with pytest.raises(DataError, match=message):
-            load_dataset(root, skip_bad=True)
+            load_clips(root, skip_bad=True)[1]
 
 
 def test_missing_root_is_one_line_exit_2(tmp_path, capsys):
@@ -145,7 +146,7 @@ def test_missing_root_is_one_line_exit_2(tmp_path, capsys):
 def test_skip_bad_leaves_out_exactly_the_bad_files(root):
     bad = first(root)
     bad.write_bytes(b"junk")
-    table = pytest.warns(UserWarning, load_dataset, root, skip_bad=True)
+    table = pytest.warns(UserWarning, load_clips, root, skip_bad=True)[1]
     assert str(bad) not in set(table.path)
     assert len(table) == len(list(root.rglob("*.wav"))) - 1
 
@@ -154,8 +155,8 @@ def test_skip_bad_leaves_out_exactly_the_bad_files(root):
 @pytest.fixture
 def submission(root, tmp_path):
     """A perfect submission for valve id_00 (dev): the label as the score."""
-    table = load_dataset(root, check_audio=False)
-    clips = table[(table.split == "dev") & (table.machine_id == "00")]
+    table = load_clips(root, check_audio=False)[1]
+    clips = table[(table.split == "dev") & (table.section == "00")]
     folder = tmp_path / "sub"
     folder.mkdir()
     pd.DataFrame({"f": clips.file, "s": clips.label.astype(float)}).to_csv(
@@ -165,8 +166,8 @@ def submission(root, tmp_path):
 
 def test_a_correct_submission_evaluates(submission):
     table, path = submission
-    per_id = evaluate_submission(path.parent, table)
-    assert per_id[["auc", "pauc"]].to_numpy().tolist() == [[1.0, 1.0]]
+    result = submission_files.evaluate(get_task("dcase2020"), path.parent, table)
+    assert result["per_type"] == {"valve": {"auc": 1.0, "pauc": 1.0}}
 
 
 @pytest.mark.parametrize("edit, message", [
@@ -180,7 +181,7 @@ def test_bad_submission_names_the_file_and_the_clip(submission, edit, message):
     table, path = submission
     path.write_text(edit(path.read_text()))
     with pytest.raises(DataError, match=message) as err:
-        evaluate_submission(path.parent, table)
+        submission_files.evaluate(get_task("dcase2020"), path.parent, table)
     assert str(path) in str(err.value)
 
 
@@ -292,7 +293,7 @@ def test_cache_of_another_config_or_version_is_detected(cache_copy):
 def test_two_runs_on_one_cache_wait_for_each_other(tiny_data, tmp_path):
     args = ["embed", "--data", tiny_data, "--preset", "tiny", "--device", "cpu", "--cache", tmp_path / "cache",
             "--set", "epochs=2"]
-    features_lock = tmp_path / "cache" / "features" / f"{feature_key(load_dataset(tiny_data), LogMelConfig())}.lock"
+    features_lock = tmp_path / "cache" / "features" / f"{feature_key(load_clips(tiny_data)[1], LogMelConfig())}.lock"
     logs = [tmp_path / f"stderr{i}.txt" for i in range(2)]
     with exclusive(features_lock):  # both must queue behind it, so the race is certain, not likely
         procs = [_bench(*args, stderr=open(log, "w")) for log in logs]

@@ -5,7 +5,7 @@ import soundfile as sf
 import torch
 
 import embeddings.features as features
-from bench.dcase import load_dataset
+from dcase.reader import load_clips
 
 
 def test_logmel_shape_and_tone_lands_in_the_right_band():
@@ -21,7 +21,7 @@ def test_logmel_shape_and_tone_lands_in_the_right_band():
 
 def test_feature_cache_is_computed_once_and_keyed_on_data(tiny_data, tmp_path, monkeypatch):
     shutil.copytree(tiny_data / "dev_data" / "valve", tmp_path / "data" / "dev_data" / "valve")  # a clip gets rewritten
-    table = load_dataset(tmp_path / "data")
+    table = load_clips(tmp_path / "data")[1]
     first = features.load_features(table, tmp_path)
     _, train = first.split("train")
     assert train.dtype == np.float16 and train.shape[1:] == (128, 32)

@@ -6,7 +6,8 @@ import pytest
 from scipy.stats import norm
 from sklearn.metrics import roc_auc_score
 
-from bench.intervals import ci95, compare_to_leader, headline, roc_area, roc_areas, stratified_indices
+from bench.intervals import ci95, compare_to_leader, headline, stratified_indices
+from dcase.roc import roc_area, roc_areas
 from bench.metrics import read_results
 from embeddings.train import hold_out
 from leaderboard.render import render
@@ -64,7 +65,7 @@ def _scores(methods: dict, seeds=(0,)) -> pd.DataFrame:
         for method, make in methods.items():
             for seed in seeds:
                 rows.append(pd.DataFrame({"method": method, "seed": seed, "file": [f"c{i}.wav" for i in range(40)],
-                                          "machine_type": machine_type, "machine_id": "00", "label": labels,
+                                          "machine_type": machine_type, "section": "00", "label": labels,
                                           "score": make(base, labels, seed)}))
     return pd.concat(rows, ignore_index=True)
 

@@ -2,7 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.metrics import auc_pauc, per_machine, read_scores, summarize, write_scores
+from dcase.metrics import auc_pauc, per_section, summarize
+from dcase.submission import read_rows as read_scores
+from dcase.submission import write_rows as write_scores
 
 
 def test_auc_by_hand():
@@ -37,10 +39,10 @@ def test_nan_scores_are_rejected():
 
 def test_per_machine_and_summary_means():
     clips = pd.DataFrame({"machine_type": ["a"] * 4 + ["a"] * 4 + ["b"] * 4,
-                          "machine_id": ["00"] * 4 + ["01"] * 4 + ["00"] * 4,
+                          "section": ["00"] * 4 + ["01"] * 4 + ["00"] * 4,
                           "label": [0, 0, 1, 1] * 3})
     scores = [0, 1, 2, 3] + [0, 2, 1, 3] + [3, 2, 1, 0]
-    per_id = per_machine(clips, scores)
+    per_id = per_section(clips, scores)
     assert list(per_id.auc) == [1.0, 0.75, 0.0]
     table = summarize(per_id)
     assert table.loc["a", "auc"] == pytest.approx(0.875)

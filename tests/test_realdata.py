@@ -9,7 +9,8 @@ import pytest
 import soundfile as sf
 
 from bench.cli import main
-from bench.dcase import check_wav, load_dataset
+from dcase.audio import check_wav
+from dcase.reader import load_clips
 from bench.importer import import_release_clips
 from embeddings.features import read_wav
 
@@ -58,13 +59,13 @@ def test_the_8_channel_flac_is_refused_as_not_a_wav():
 
 def test_import_lays_release_clips_out_as_a_dcase_tree(real_tree):
     out, skipped = real_tree
-    table = load_dataset(out)
+    table = load_clips(out)[1]
     assert set(table.machine_type) == {"ToyCar", "ToyConveyor", "fan", "pump", "slider", "valve"}
     assert (table.split == "dev").sum() >= 60
-    for (machine_type, machine_id), g in table.groupby(["machine_type", "machine_id"]):
+    for (machine_type, section), g in table.groupby(["machine_type", "section"]):
         test = g[g.split == "dev"]
-        assert (g.split == "train").any(), f"{machine_type} {machine_id} has nothing to train on"
-        assert test.empty or set(test.label) == {0, 1}, f"{machine_type} {machine_id} test clips of one class"
+        assert (g.split == "train").any(), f"{machine_type} {section} has nothing to train on"
+        assert test.empty or set(test.label) == {0, 1}, f"{machine_type} {section} test clips of one class"
     assert any(s.startswith(f"{MIMII / 'fan_normal.wav'}: not a release name") for s in skipped)
 
 
@@ -74,9 +75,9 @@ def test_the_pipeline_runs_end_to_end_on_real_recordings(real_tree, tmp_path, ca
     results = tmp_path / "results"
     main(["run", "--data", str(out), "--preset", "tiny", "--device", "cpu", "--methods", "softmax,centroid,knn:k=1",
           "--cache", str(tmp_path / "cache"), "--results", str(results), "--leaderboard", str(tmp_path / "LB.md")])
-    rows = pd.read_csv(results / "results.csv", dtype={"machine_id": str})
-    table = load_dataset(out)
-    tested = table[table.split == "dev"].groupby(["machine_type", "machine_id"]).ngroups
+    rows = pd.read_csv(results / "results.csv", dtype={"section": str})
+    table = load_clips(out)[1]
+    tested = table[table.split == "dev"].groupby(["machine_type", "section"]).ngroups
     assert len(rows) == 3 * tested
     assert rows.auc.between(0, 1).all() and rows.pauc.between(0, 1).all()
     assert set(rows.machine_type) == set(table.machine_type)

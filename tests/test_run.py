@@ -8,8 +8,8 @@ from sklearn.metrics import roc_auc_score
 
 import methods.registry as registry
 from bench.cli import main
-from bench.dcase import read_ground_truth
-from bench.metrics import read_scores
+from dcase.ground_truth import read_list
+from dcase.submission import read_rows as read_scores
 from bench.runner import RunConfig, run
 
 pytestmark = pytest.mark.slow
@@ -26,9 +26,10 @@ def finished(tiny_data, cache_root, tmp_path_factory):
 
 def test_results_csv_has_a_row_per_method_split_and_id(finished):
     config, rows = finished
-    stored = pd.read_csv(config.results / "results.csv", dtype={"machine_id": str})
-    assert {"run_id", "method", "split", "machine_type", "machine_id", "auc", "pauc",
+    stored = pd.read_csv(config.results / "results.csv", dtype={"machine_id": str, "section": str})
+    assert {"run_id", "method", "task", "split", "machine_type", "machine_id", "section", "domain", "auc", "pauc",
             "fit_seconds", "score_seconds", "device", "seed"} <= set(stored.columns)
+    assert (stored.machine_id == stored.section).all() and set(stored.task) == {"dcase2020"}
     assert len(stored) == 2 * 5 * 41  # two seeds, five methods, 23 dev IDs + 18 eval IDs
     assert sorted(stored.seed.unique()) == [0, 1] and stored.embedding_key.nunique() == 2
     assert stored.auc.between(0, 1).all() and stored.pauc.between(0, 1).all()
@@ -37,7 +38,7 @@ def test_results_csv_has_a_row_per_method_split_and_id(finished):
 
 def test_written_submission_files_recompute_to_the_same_auc(finished, tiny_data):
     config, rows = finished
-    truth = read_ground_truth(tiny_data / "eval_data_list.csv")
+    truth = {key: clip.label for key, clip in read_list(tiny_data / "eval_data_list.csv").items()}
     for row in rows[rows.seed == 0].sample(12, random_state=0).itertuples():  # the files are the first seed's
         folder = config.results / registry.slug(row.method) / row.split
         names, scores = read_scores(folder / f"anomaly_score_{row.machine_type}_id_{row.machine_id}.csv")
@@ -72,12 +73,12 @@ def test_leaderboard_lists_every_method_per_type_and_rerenders_from_results(fini
 def test_per_clip_scores_are_stored_and_give_the_stored_auc(finished):
     config, rows = finished
     scores = pd.read_parquet(config.results / "scores.parquet")
-    assert {"run_id", "method", "seed", "split", "file", "machine_type", "machine_id", "label", "score"} <= set(scores.columns)
+    assert {"run_id", "method", "task", "seed", "split", "file", "machine_type", "section", "label", "score"} <= set(scores.columns)
     per_run = scores.groupby(["method", "seed"]).size()
     assert len(per_run) == 10 and per_run.nunique() == 1  # every method and seed scored the same clips
     for row in rows.sample(10, random_state=1).itertuples():
         mine = scores[(scores.method == row.method) & (scores.seed == row.seed) & (scores.split == row.split)
-                      & (scores.machine_type == row.machine_type) & (scores.machine_id == row.machine_id)]
+                      & (scores.machine_type == row.machine_type) & (scores.section == row.section)]
         assert roc_auc_score(mine.label, mine.score) == pytest.approx(row.auc, abs=1e-12)
 
 
@@ -141,14 +142,14 @@ def test_cli_errors_are_one_line_with_exit_code_2(argv, message, capsys, tmp_pat
 
 
 def test_bench_evaluate_recomputes_the_stored_rows_from_the_submission_files(finished, tiny_data):
-    from bench.dcase import load_dataset
-    from bench.evaluate import evaluate_submission
+    from dcase.reader import load_clips
+    from dcase import submission
     config, rows = finished
-    table = load_dataset(tiny_data, check_audio=False)
+    task, table = load_clips(tiny_data, check_audio=False)
     for split in ("dev", "eval"):
-        per_id = evaluate_submission(config.results / "lof" / split, table)
+        per_id = pd.DataFrame(submission.evaluate(task, config.results / "lof" / split, table)["per_section"])
         stored = rows[(rows.method == "lof") & (rows.split == split) & (rows.seed == 0)]  # the files are seed 0's
-        merged = per_id.merge(stored, on=["machine_type", "machine_id"], suffixes=("", "_stored"))
+        merged = per_id.merge(stored, on=["machine_type", "section"], suffixes=("", "_stored"))
         assert len(merged) == len(stored) > 0
         assert (merged.auc - merged.auc_stored).abs().max() < 1e-12
         assert (merged.pauc - merged.pauc_stored).abs().max() < 1e-12

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import embeddings.cache as cache_mod
-from bench import metrics
+from dcase import metrics
 from embeddings.cache import EmbeddingCache, StaleCacheError, build, cache_key
 from embeddings.features import LogMelConfig, load_features
 from embeddings.classifier import softmax_score
@@ -36,7 +36,7 @@ def test_classifier_separates_ids_on_held_out_normal_clips(built):
 def test_softmax_score_detects_anomalies(built):
     _, cache = built
     dev = cache.split("dev")
-    summary = metrics.summarize(metrics.per_machine(dev.clips, softmax_score(dev.logits, dev.clips.class_index)))
+    summary = metrics.summarize(metrics.per_section(dev.clips, softmax_score(dev.logits, dev.clips.class_index)))
     assert summary.loc["mean", "auc"] > 0.55
 
 

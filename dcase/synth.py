@@ -16,11 +16,15 @@ import soundfile as sf
 from tqdm import tqdm
 
 from core.atomic import atomic_folder
-from bench.dcase import DEV_IDS, EVAL_IDS, GROUND_TRUTH_FILE, MACHINE_TYPES, SAMPLE_RATE
 from core.locking import exclusive
 from core.ranks import is_main
+from dcase.audio import SAMPLE_RATE
+from dcase.tasks.y2020 import DCASE2020
 
 SR = SAMPLE_RATE
+DEV_IDS, EVAL_IDS = DCASE2020.dev_types, DCASE2020.eval_types
+MACHINE_TYPES = tuple(DEV_IDS)
+GROUND_TRUTH_FILE = "eval_data_list.csv"  # the name this generator has always written; the reader takes it and eval_data_list_2020.csv
 GENERATOR_VERSION = 2  # bump when the same seed writes other audio; the default data folder's name carries it
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 

@@ -1,0 +1,225 @@
+"""Generated stand-ins for the domain-shift years (2021 to 2025), in each year's layout, names and ground truth.
+
+Every machine type sounds like one of the six calibrated 2020 recipes (`dcase.synth`), chosen by name for
+types 2020 never had, with its own parameters per type and section. The attributes set the recording
+condition: `spd` (operating speed, which scales every frequency of the machine) and `noise` (the
+background: level and colour). The target domain runs at another speed with another background, and has
+few training clips (`target_train`, never below a 3 : 1 source : target ratio), so a scorer that treats
+the pooled training clips as one normal class sees target normals as unusual.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from tqdm import tqdm
+
+from core.atomic import atomic_folder
+from core.locking import exclusive
+from core.ranks import is_main
+from dcase import synth
+from dcase.audio import SAMPLE_RATE
+from dcase.tasks import TaskYear, get_task
+
+GENERATOR_VERSION = 1  # bump when the same seed writes other audio; the default data folder's name carries it
+RECIPES = ("ToyCar", "ToyConveyor", "fan", "pump", "slider", "valve")
+
+
+@dataclass(frozen=True)
+class Preset:
+    seconds: float
+    source_train: int   # per section
+    target_train: int   # per section
+    test_per_cell: int  # per section, domain and label
+
+
+PRESETS = {
+    "tiny": Preset(seconds=1.0, source_train=12, target_train=3, test_per_cell=4),
+    "small": Preset(seconds=2.0, source_train=60, target_train=6, test_per_cell=12),
+    "full": Preset(seconds=10.0, source_train=990, target_train=10, test_per_cell=50),
+}
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One attribute combination: operating speed (x 100 %) and background."""
+    speed: int
+    noise: str
+
+    @property
+    def attributes(self) -> str:
+        return f"spd_{self.speed}_noise_{self.noise}"
+
+
+NOISES = {"A": (12.0, 1.0), "B": (3.0, 0.0)}  # background: SNR in dB, spectral tilt (1/f ** tilt)
+
+
+def recipe(machine_type: str) -> str:
+    """The 2020 recipe a machine type sounds like: its own for the six 2020 types, else one chosen by name."""
+    return machine_type if machine_type in RECIPES else RECIPES[zlib.crc32(machine_type.encode()) % len(RECIPES)]
+
+
+def conditions(seed: int, machine_type: str, section: str) -> tuple[list[Condition], Condition]:
+    """Two source conditions and one target condition of a section: the target runs 15-30 % off the source speed,
+    in the other background."""
+    rng = np.random.default_rng([seed, zlib.crc32(machine_type.encode()), int(section), 7])
+    base = int(rng.integers(80, 110))
+    shift = int(rng.integers(15, 31)) * int(rng.choice([-1, 1]))
+    return [Condition(base, "A"), Condition(base + 4, "A")], Condition(base + shift, "B")
+
+
+def section_params(seed: int, machine_type: str, section: str) -> dict:
+    rng = np.random.default_rng([seed, zlib.crc32(machine_type.encode()), int(section)])
+    return synth.MACHINES[recipe(machine_type)].params(rng)
+
+
+def render(machine_type: str, params: dict, condition: Condition, clip_seed: list[int], seconds: float,
+           anomalous: bool) -> np.ndarray:
+    """One clip: the recipe played `speed` % as fast (every frequency scaled), then the condition's background."""
+    rate = condition.speed / 100
+    n = int(seconds * SAMPLE_RATE)
+    played = synth.render_clip(recipe(machine_type), params, clip_seed, seconds * rate, anomalous)
+    y = np.interp(np.arange(n) * rate, np.arange(len(played)), played)  # played back `rate` times as fast
+    snr, tilt = NOISES[condition.noise]
+    rng = np.random.default_rng([*clip_seed, 99])
+    y = y + synth.shaped_noise(rng, n, 20, 8000, tilt) * synth.rms(y) * 10 ** (-snr / 20)
+    return np.clip(y, -1, 32767 / 32768).astype(np.float32)
+
+
+def _plan(task: TaskYear, preset: Preset, seed: int):
+    """Every clip: (relative path, type, section, condition, anomalous, clip seed), the attribute CSV rows and
+    the evaluation ground truth as (type, section, anonymised name, original name, label, domain)."""
+    clips, attribute_rows, truth = [], {}, []
+    first = task.numbering_from
+    for source, types in (("dev_data", task.dev_types), ("eval_data", task.eval_types)):
+        for machine_type, sections in types.items():
+            base_dir = f"{source}/raw/{machine_type}"
+            for section in sections:
+                sources, target = conditions(seed, machine_type, section)
+                key = [seed, zlib.crc32(machine_type.encode()), int(section)]
+                concealed = task.concealed is not None and zlib.crc32(f"{machine_type}{seed}".encode()) % 3 == 0
+                shown = (lambda c: task.concealed) if concealed else (lambda c: c.attributes)
+                rows = attribute_rows.setdefault((base_dir, section), [])
+                train = [(sources[i % 2], "source", i) for i in range(preset.source_train)]
+                train += [(target, "target", i) for i in range(preset.target_train)]
+                for cond, domain, i in train:
+                    name = task.train_name(section, domain, first + i, shown(cond))
+                    clips.append((f"{base_dir}/train/{name}", machine_type, section, cond, False, key + [0, i, int(domain == "target")]))
+                    rows.append((f"{base_dir.split('/', 1)[1]}/train/{name}", cond))
+                test = [(cond, domain, label, i) for domain, conds in (("source", sources), ("target", [target]))
+                        for label in (0, 1) for i, cond in enumerate([conds[j % len(conds)] for j in range(preset.test_per_cell)])]
+                if source == "eval_data":
+                    test = [test[j] for j in np.random.default_rng(key + [5]).permutation(len(test))]
+                for k, (cond, domain, label, i) in enumerate(test):
+                    original = task.test_name(section, domain, label, first + i, shown(cond))
+                    if source == "dev_data":
+                        name = original
+                    else:
+                        name = task.eval_name(section, domain, k + first)
+                        truth.append((machine_type, section, name, original, label, domain, shown(cond)))
+                    folder = task.test_folder(domain)
+                    clips.append((f"{base_dir}/{folder}/{name}", machine_type, section, cond, bool(label),
+                                  key + [1 + label, i, int(domain == "target")]))
+                    rows.append((f"{base_dir.split('/', 1)[1]}/{folder}/{name}", cond))
+                if task.supplemental and source == "dev_data":
+                    for i in range(max(preset.target_train, 3)):
+                        name = f"section_{section}_machine_{first + i:04d}_.wav"
+                        clips.append((f"{base_dir}/supplemental/{name}", machine_type, section, sources[0], False, key + [3, i, 0]))
+    return clips, attribute_rows, truth
+
+
+def _write(job):
+    rel, machine_type, section, cond, anomalous, clip_seed, out, seconds, data_seed = job
+    audio = render(machine_type, section_params(data_seed, machine_type, section), cond, clip_seed, seconds, anomalous)
+    path = out / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), audio, SAMPLE_RATE, subtype="PCM_16")
+
+
+def _write_attributes(tmp: Path, task: TaskYear, attribute_rows: dict) -> None:
+    """`attributes_XX.csv` beside `train/`: `file_name,d1p,d1v,d2p,d2v` (concealed years leave the values out
+    for the concealed types, as the real files do)."""
+    for (base_dir, section), rows in attribute_rows.items():
+        with open(tmp / base_dir / f"attributes_{section}.csv", "w", newline="") as f:
+            writer = csv.writer(f, lineterminator="\n")
+            writer.writerow(["file_name", "d1p", "d1v", "d2p", "d2v"])
+            for name, cond in rows:
+                if task.concealed is not None and Path(name).stem.endswith(f"_{task.concealed}"):
+                    writer.writerow([name, task.concealed, "", "", ""])
+                else:
+                    writer.writerow([name, "spd", cond.speed, "noise", cond.noise])
+
+
+def _write_ground_truth(tmp: Path, task: TaskYear, truth: list) -> None:
+    """Both published forms: the renaming list at the root, the evaluator's folders under `evaluator/`."""
+    lines, last = [], None
+    for machine_type, section, name, original, label, domain, attributes in truth:
+        if machine_type != last:
+            lines.append(machine_type)
+            last = machine_type
+        lines.append(f"{name},{original}")
+    (tmp / task.ground_truth_list).write_text("\n".join(lines) + "\n")
+    files: dict[tuple[str, str], list] = {}
+    for machine_type, section, name, original, label, domain, _ in truth:
+        tail = f"{domain}_test" if task.score == "2021" else "test"
+        files.setdefault((f"ground_truth_{machine_type}_section_{section}_{tail}.csv", task.score), []).append(
+            (name, original, label, domain))
+    for folder in ("ground_truth_data", "ground_truth_domain", "ground_truth_attributes"):
+        (tmp / "evaluator" / folder).mkdir(parents=True, exist_ok=True)
+    for (file_name, _), rows in files.items():
+        rows = sorted(rows)
+        _csv(tmp / "evaluator" / "ground_truth_data" / file_name, [(n, lab) for n, _, lab, _ in rows])
+        _csv(tmp / "evaluator" / "ground_truth_domain" / file_name, [(n, int(d == "target")) for n, _, _, d in rows])
+        _csv(tmp / "evaluator" / "ground_truth_attributes" / file_name, [(n, Path(o).stem) for n, o, _, _ in rows])
+
+
+def _csv(path: Path, rows) -> None:
+    with open(path, "w", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerows(rows)
+
+
+def generate(out: str | Path, task: str = "dcase2023", preset: str = "small", seed: int = 0, workers: int | None = None) -> Path:
+    """Write the generated data set of `task` to `out` (atomically: a temp folder renamed at the end)."""
+    if task == "dcase2020":
+        return synth.generate(out, preset, seed, workers)
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    year = get_task(task)
+    out = Path(out)
+    if out.exists():
+        raise FileExistsError(f"{out}: already exists; remove it or choose another --out")
+    spec = PRESETS[preset]
+    clips, attribute_rows, truth = _plan(year, spec, seed)
+    with atomic_folder(out) as tmp:
+        jobs = [(*c, tmp, spec.seconds, seed) for c in clips]
+        workers = workers or min(os.cpu_count() or 1, 8)
+        if workers > 1:
+            from concurrent.futures import ProcessPoolExecutor
+            with ProcessPoolExecutor(workers) as pool:
+                list(tqdm(pool.map(_write, jobs, chunksize=32), total=len(jobs), desc=f"generate {task} {preset}", unit="clip"))
+        else:
+            for job in tqdm(jobs, desc=f"generate {task} {preset}", unit="clip"):
+                _write(job)
+        if year.year >= 2022:  # the attribute files came with 2022
+            _write_attributes(tmp, year, attribute_rows)
+        _write_ground_truth(tmp, year, truth)
+        (tmp / "GENERATED.txt").write_text(f"asd-bench generated data set: task={task} preset={preset} seed={seed} "
+                                           f"clips={len(clips)}\n")
+    return out
+
+
+def default_data_dir(task: str = "dcase2020", preset: str = "small", seed: int = 0, cache_root: str | Path | None = None) -> Path:
+    """The generated data set of `task` and `preset`, made once under the cache folder and reused afterwards."""
+    if task == "dcase2020":
+        return synth.default_data_dir(preset, seed, cache_root)
+    root = Path(cache_root or os.environ.get("ASD_BENCH_CACHE", ".cache"))
+    path = root / "data" / f"{task}-{preset}-seed{seed}-v{GENERATOR_VERSION}"
+    with exclusive(path.with_name(path.name + ".lock")):
+        if not path.is_dir() and is_main():
+            generate(path, task, preset, seed)
+    return path

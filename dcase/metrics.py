@@ -1,0 +1,169 @@
+"""The official DCASE Task 2 scores of every year, from per-clip scores (and decisions).
+
+pAUC is scikit-learn's `roc_auc_score(max_fpr=0.1)` (McClish-standardised) in every year.
+- 2020: AUC and pAUC per machine ID (the section); per type the mean over its IDs; then the arithmetic and
+  harmonic means over types.
+- 2021: AUC and pAUC per (type, section, domain), each from that domain's test clips alone; the score is the
+  harmonic mean of all of them pooled.
+- 2022 on, per (type, section): AUC-source over the source normals and every anomaly of the section,
+  AUC-target over the target normals and every anomaly, pAUC over all clips of the section; the official
+  score is the harmonic mean of the pooled list of all three over every (type, section), each floored at
+  machine epsilon; also source and target harmonic means of the AUCs, the arithmetic mean of the AUCs,
+  precision/recall/F1 per domain from the decisions, and the jackknife CI95 of the pooled AUC and pAUC.
+"""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pandas as pd
+from scipy.stats import hmean
+from scipy.stats import t as student_t
+from sklearn.metrics import roc_auc_score
+
+from dcase.roc import roc_area
+
+MAX_FPR = 0.1
+EPS = sys.float_info.epsilon
+
+
+def auc_pauc(labels, scores, max_fpr: float = MAX_FPR) -> tuple[float, float]:
+    labels, scores = np.asarray(labels), np.asarray(scores, dtype=np.float64)
+    if not np.isfinite(scores).all():
+        raise ValueError("anomaly scores contain NaN or inf; the scorer produced invalid output")
+    return float(roc_auc_score(labels, scores)), float(roc_auc_score(labels, scores, max_fpr=max_fpr))
+
+
+def floored_hmean(values) -> float:
+    """The evaluators' harmonic mean: every value floored at machine epsilon first (an AUC of 0 would be undefined)."""
+    return float(hmean(np.maximum(np.asarray(values, dtype=np.float64), EPS)))
+
+
+# ---------------------------------------------------------------------------------------------- 2020
+def per_section(clips: pd.DataFrame, scores) -> pd.DataFrame:
+    """AUC/pAUC per (machine type, section) over labelled clips; `clips` needs machine_type, section, label."""
+    frame = clips[["machine_type", "section", "label"]].assign(score=np.asarray(scores))
+    frame = frame[frame.label >= 0]
+    rows = [(t, s, *auc_pauc(g.label, g.score)) for (t, s), g in frame.groupby(["machine_type", "section"])]
+    return pd.DataFrame(rows, columns=["machine_type", "section", "auc", "pauc"])
+
+
+def summarize(per_id: pd.DataFrame) -> pd.DataFrame:
+    """2020: rows machine types (mean over IDs), then `mean` and `hmean` over types; columns auc, pauc."""
+    types = per_id.groupby("machine_type")[["auc", "pauc"]].mean()
+    out = types.copy()
+    out.loc["mean"] = types.mean()
+    out.loc["hmean"] = hmean(types.to_numpy(), axis=0)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- 2021 on
+def _confusion(labels: np.ndarray, decisions: np.ndarray) -> tuple[float, float, float]:
+    """Precision, recall and F1 as the evaluators compute them (denominators floored at epsilon)."""
+    tp = float(np.sum((labels == 1) & (decisions == 1)))
+    fp = float(np.sum((labels == 0) & (decisions == 1)))
+    fn = float(np.sum((labels == 1) & (decisions == 0)))
+    precision = tp / max(tp + fp, EPS)
+    recall = tp / max(tp + fn, EPS)
+    return precision, recall, 2 * precision * recall / max(precision + recall, EPS)
+
+
+def section_scores_2021(g: pd.DataFrame) -> list[dict]:
+    """One (type, section)'s rows per domain: AUC, pAUC, precision, recall, F1 from that domain's clips."""
+    rows = []
+    for domain in ("source", "target"):
+        d = g[g.domain == domain]
+        if d.empty:
+            continue
+        auc, pauc = auc_pauc(d.label, d.score)
+        precision, recall, f1 = _confusion(d.label.to_numpy(), d.decision.to_numpy()) if "decision" in d else (np.nan,) * 3
+        rows.append(dict(domain=domain, auc=auc, pauc=pauc, precision=precision, recall=recall, f1=f1))
+    return rows
+
+
+def section_scores_domain(g: pd.DataFrame) -> list[dict]:
+    """One (type, section)'s rows, 2022 on: `source` and `target` (AUC with every anomaly of the section, and
+    precision/recall/F1 of that domain's clips), and `all` (pAUC and AUC over the whole section)."""
+    labels, scores = g.label.to_numpy(), g.score.to_numpy(dtype=np.float64)
+    rows = []
+    for domain in ("source", "target"):
+        mine = (g.domain == domain).to_numpy()
+        if not (mine & (labels == 0)).any():
+            continue
+        chosen = mine | (labels == 1)
+        auc = auc_pauc(labels[chosen], scores[chosen])[0]
+        precision, recall, f1 = _confusion(labels[mine], g.decision.to_numpy()[mine]) if "decision" in g else (np.nan,) * 3
+        rows.append(dict(domain=domain, auc=auc, pauc=np.nan, precision=precision, recall=recall, f1=f1))
+    auc, pauc = auc_pauc(labels, scores)
+    rows.append(dict(domain="all", auc=auc, pauc=pauc, precision=np.nan, recall=np.nan, f1=np.nan))
+    return rows
+
+
+def section_table(clips: pd.DataFrame, score: str) -> pd.DataFrame:
+    """Per-(type, section[, domain]) scores of labelled clips with columns machine_type, section, domain,
+    label, score (and decision): `score` is the year's kind ("2020", "2021" or "domain")."""
+    clips = clips[clips.label >= 0]
+    if score == "2020":
+        table = per_section(clips, clips.score)
+        return table.assign(domain="all", precision=np.nan, recall=np.nan, f1=np.nan)
+    per = section_scores_2021 if score == "2021" else section_scores_domain
+    rows = [dict(machine_type=t, section=s, **r) for (t, s), g in clips.groupby(["machine_type", "section"]) for r in per(g)]
+    return pd.DataFrame(rows, columns=["machine_type", "section", "domain", "auc", "pauc", "precision", "recall", "f1"])
+
+
+def official_score(table: pd.DataFrame, score: str) -> dict:
+    """The year's headline figures from `section_table` rows (fractions in [0, 1])."""
+    if score == "2020":
+        s = summarize(table)
+        return {"official_score": float(s.loc["hmean", "auc"]), "hmean_auc": float(s.loc["hmean", "auc"]),
+                "hmean_pauc": float(s.loc["hmean", "pauc"]), "mean_auc": float(s.loc["mean", "auc"]),
+                "mean_pauc": float(s.loc["mean", "pauc"])}
+    if score == "2021":
+        return {"official_score": floored_hmean(np.concatenate([table.auc, table.pauc])),
+                "hmean_auc": floored_hmean(table.auc), "hmean_pauc": floored_hmean(table.pauc),
+                "mean_auc": float(table.auc.mean()), "mean_pauc": float(table.pauc.mean())}
+    source, target = table[table.domain == "source"], table[table.domain == "target"]
+    pauc = table[table.domain == "all"].pauc
+    out = {"official_score": floored_hmean(np.concatenate([source.auc, target.auc, pauc])),
+           "hmean_source": floored_hmean(source.auc), "hmean_target": floored_hmean(target.auc),
+           "hmean_pauc": floored_hmean(pauc), "mean_auc": float(np.mean(np.concatenate([source.auc, target.auc])))}
+    for domain, part in (("source", source), ("target", target)):
+        for metric in ("precision", "recall", "f1"):
+            out[f"{metric}_{domain}"] = float(part[metric].mean())
+    return out
+
+
+def per_type(table: pd.DataFrame, score: str) -> dict:
+    """Per machine type, the mean over its sections of each figure: AUC/pAUC (2020), AUC/pAUC per domain (2021),
+    AUC-source, AUC-target and pAUC (2022 on)."""
+    out = {}
+    for machine_type, g in table.groupby("machine_type"):
+        if score == "2020":
+            out[machine_type] = {"auc": float(g.auc.mean()), "pauc": float(g.pauc.mean())}
+        elif score == "2021":
+            out[machine_type] = {f"{m}_{d}": float(g[g.domain == d][m].mean()) for d in ("source", "target")
+                                 for m in ("auc", "pauc") if (g.domain == d).any()}
+        else:
+            out[machine_type] = {"auc_source": float(g[g.domain == "source"].auc.mean()),
+                                 "auc_target": float(g[g.domain == "target"].auc.mean()),
+                                 "pauc": float(g[g.domain == "all"].pauc.mean())}
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- CI95
+def jackknife_ci95(labels, scores, max_fpr: float | None = None, chunk: int = 512) -> tuple[float, float]:
+    """Leave-one-clip-out jackknife of the ROC area of the pooled clips, as the 2023 and later evaluators report it:
+    (bias-corrected estimate, CI95 half-width: Student t with n - 1 degrees of freedom times the jackknife
+    standard error). The n leave-one-out areas are computed exactly, `chunk` at a time."""
+    labels, scores = np.asarray(labels), np.asarray(scores, dtype=np.float64)
+    n = len(labels)
+    full = roc_area(scores[None, :], labels, max_fpr)[0]
+    loo = []
+    for rows in np.array_split(np.arange(n), max(1, n // chunk)):
+        kept = np.arange(n - 1)[None, :]
+        kept = kept + (kept >= rows[:, None])  # every clip but the left-out one, in order
+        loo.append(roc_area(scores[kept], labels[kept], max_fpr))
+    loo = np.concatenate(loo)
+    estimate = float(np.mean(n * full - (n - 1) * loo))
+    se = float(np.sqrt(np.sum((loo - loo.mean()) ** 2) / (n * (n - 1))))
+    return estimate, float(abs(student_t.ppf(0.025, n - 1)) * se)

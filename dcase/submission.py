@@ -1,0 +1,129 @@
+"""Submission files, written and read exactly as each year's official evaluator expects them.
+
+Headerless CSV rows `file name,score` (`anomaly_score_...`) and `file name,0|1` (`decision_result_...`), one
+pair of files per machine ID (2020), per section and domain (2021) or per section (2022 on); names from the
+task year (`TaskYear.submission_name`).
+"""
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from core.errors import DataError
+from dcase import metrics
+from dcase.tasks import TaskYear
+
+
+def write_rows(path: Path, files, values) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerows(zip(files, values))
+
+
+def read_rows(path: Path) -> tuple[list[str], np.ndarray]:
+    try:
+        with open(path, newline="") as f:
+            rows = [r for r in csv.reader(f) if r]
+        return [r[0] for r in rows], np.array([float(r[1]) for r in rows])
+    except (IndexError, ValueError) as exc:
+        raise DataError(f"{path}: not rows of `file name,value` ({exc}); write one clip per line") from None
+
+
+def groups(task: TaskYear, clips: pd.DataFrame):
+    """(machine type, section, file key, row positions) of each submission file's clips."""
+    key = [task.submission_key(d) for d in clips.domain]
+    frame = pd.DataFrame({"t": clips.machine_type.to_numpy(), "s": clips.section.to_numpy(), "k": key})
+    for (t, s, k), rows in sorted(frame.groupby(["t", "s", "k"]).indices.items()):
+        yield t, s, k, rows
+
+
+def write(task: TaskYear, folder: Path, clips: pd.DataFrame, scores: np.ndarray, decisions: np.ndarray) -> None:
+    """The year's score and decision files of `clips` (test clips of one split) into `folder`."""
+    for machine_type, section, key, rows in groups(task, clips):
+        files = clips.file.to_numpy()[rows]
+        write_rows(folder / task.submission_name("anomaly_score", machine_type, section, key), files, scores[rows])
+        write_rows(folder / task.submission_name("decision_result", machine_type, section, key), files,
+                   np.asarray(decisions)[rows].astype(int))
+
+
+def _pattern(task: TaskYear) -> re.Pattern:
+    if task.scheme == "2020":
+        return re.compile(r"^anomaly_score_(.+)_id_(\d{2})\.csv$")
+    if task.score == "2021":
+        return re.compile(r"^anomaly_score_(.+)_section_(\d{2})_(source|target)_test\.csv$")
+    return re.compile(r"^anomaly_score_(.+)_section_(\d{2})_test\.csv$")
+
+
+def read(task: TaskYear, folder: str | Path, table: pd.DataFrame) -> pd.DataFrame:
+    """Every score file of `folder` joined with its clips' ground truth: columns machine_type, section, domain,
+    file, label, score and decision (NaN where the year does not require decision files and one is missing).
+
+    Each file must score exactly the labelled test clips it covers, once each, with finite values; from
+    2022 on a score file without its decision file is refused, as the evaluators skip such a system.
+    """
+    folder = Path(folder)
+    pattern = _pattern(task)
+    files = sorted(p for p in folder.glob("anomaly_score_*.csv") if pattern.match(p.name))
+    if not files:
+        example = task.submission_name("anomaly_score", "<type>", "<SS>", "<domain>" if task.score == "2021" else "")
+        raise DataError(f"{folder}: no {task.name} score files ({example}); point at one method's dev/ or eval/ folder, "
+                        "or pass the right --task")
+    labelled = table[table.split.isin(["dev", "eval"]) & (table.label >= 0)]
+    parts = []
+    for path in files:
+        machine_type, section, *domain = pattern.match(path.name).groups()
+        truth = labelled[(labelled.machine_type == machine_type) & (labelled.section == section)]
+        if domain:
+            truth = truth[truth.domain == domain[0]]
+        if truth.empty:
+            raise DataError(f"{path}: the data has no labelled test clips of {machine_type} section {section}; check "
+                            "--data (the evaluation split needs its ground truth)")
+        names, scores = read_rows(path)
+        labels = dict(zip(truth.file, truth.label))
+        unknown = [n for n in names if n not in labels]
+        if unknown:
+            raise DataError(f"{path}: scores {unknown[0]} (and {len(unknown) - 1} more), which is not in the ground "
+                            f"truth of {machine_type} section {section}; score only its test clips")
+        repeated = pd.Series(names)[pd.Series(names).duplicated()]
+        if len(repeated):
+            raise DataError(f"{path}: {repeated.iloc[0]} is scored twice; keep one row per clip")
+        missing = sorted(set(labels) - set(names))
+        if missing:
+            raise DataError(f"{path}: no score for {missing[0]} (and {len(missing) - 1} more); every test clip needs one")
+        if not np.isfinite(scores).all():
+            raise DataError(f"{path}: the score of {names[int(np.argmax(~np.isfinite(scores)))]} is NaN or inf")
+        decision_path = path.with_name(path.name.replace("anomaly_score_", "decision_result_", 1))
+        if decision_path.is_file():
+            decided = dict(zip(*read_rows(decision_path)))
+            if set(decided) != set(names) or not set(np.unique(list(decided.values()))) <= {0, 1}:
+                raise DataError(f"{decision_path}: must give 0 or 1 for exactly the clips of {path.name}")
+            decisions = np.array([decided[n] for n in names], dtype=float)
+        elif task.score == "domain":
+            raise DataError(f"{path}: no {decision_path.name} beside it; the {task.name} evaluator skips a system "
+                            "without decision files, so write both")
+        else:
+            decisions = np.full(len(names), np.nan)
+        rows = truth.set_index("file").loc[names]
+        parts.append(pd.DataFrame({"machine_type": machine_type, "section": section, "domain": rows.domain.to_numpy(),
+                                   "file": names, "label": rows.label.to_numpy(), "score": scores, "decision": decisions}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def evaluate(task: TaskYear, folder: str | Path, table: pd.DataFrame) -> dict:
+    """The year's official figures of a folder of submission files: `official_score`, its parts, `per_type`,
+    the per-section table, and (2022 on) the jackknife CI95 over all pooled clips."""
+    clips = read(task, folder, table)
+    if task.score != "2020" and clips.decision.isna().any():
+        clips = clips.drop(columns="decision")
+    sections = metrics.section_table(clips, task.score)
+    out = {"task": task.name, **metrics.official_score(sections, task.score), "per_type": metrics.per_type(sections, task.score),
+           "per_section": sections.to_dict(orient="records")}
+    if task.score == "domain":
+        auc_ci = metrics.jackknife_ci95(clips.label, clips.score)[1]
+        pauc_ci = metrics.jackknife_ci95(clips.label, clips.score, metrics.MAX_FPR)[1]
+        out.update(ci95_auc=auc_ci, ci95_pauc=pauc_ci, ci95=(auc_ci + pauc_ci) / 2)
+    return out

@@ -1,0 +1,28 @@
+"""DCASE 2020 Task 2: machine IDs, no domains, AUC/pAUC per ID."""
+from dcase.tasks.base import TaskYear
+from dcase.tasks.registry import register
+
+_DEV = {"ToyCar": ("01", "02", "03", "04"), "ToyConveyor": ("01", "02", "03"), "fan": ("00", "02", "04", "06"),
+        "pump": ("00", "02", "04", "06"), "slider": ("00", "02", "04", "06"), "valve": ("00", "02", "04", "06")}
+_EVAL = {"ToyCar": ("05", "06", "07"), "ToyConveyor": ("04", "05", "06"), "fan": ("01", "03", "05"),
+         "pump": ("01", "03", "05"), "slider": ("01", "03", "05"), "valve": ("01", "03", "05")}
+
+
+@register
+class DCASE2020(TaskYear):
+    name, year = "dcase2020", 2020
+    dev_types, eval_types = _DEV, _EVAL
+    scheme, score, aux_label, first_shot = "2020", "2020", "section", False
+
+    @property
+    def ground_truth_list(self) -> str:
+        return "eval_data_list_2020.csv"  # `eval_data_list.csv`, its older name, is read too
+
+    def train_name(self, section, domain, number, attributes):
+        return f"normal_id_{section}_{number:08d}.wav"
+
+    def test_name(self, section, domain, label, number, attributes):
+        return f"{'anomaly' if label else 'normal'}_id_{section}_{number:08d}.wav"
+
+    def eval_name(self, section, domain, number):
+        return f"id_{section}_{number:08d}.wav"

@@ -1,0 +1,10 @@
+"""DCASE 2023 Task 2: first shot; the evaluation machine types never appear in development."""
+from dcase.tasks.base import SEVEN_2022, TaskYear
+from dcase.tasks.registry import register
+
+
+@register
+class DCASE2023(TaskYear):
+    name, year = "dcase2023", 2023
+    dev_types = {t: ("00",) for t in SEVEN_2022}
+    eval_types = {t: ("00",) for t in ("ToyDrone", "ToyNscale", "ToyTank", "Vacuum", "bandsaw", "grinder", "shaker")}

@@ -1,0 +1,12 @@
+"""DCASE 2024 Task 2: first shot, some machine types with concealed attributes (`noAttribute`)."""
+from dcase.tasks.base import SEVEN_2022, TaskYear
+from dcase.tasks.registry import register
+
+
+@register
+class DCASE2024(TaskYear):
+    name, year = "dcase2024", 2024
+    dev_types = {t: ("00",) for t in SEVEN_2022}
+    eval_types = {t: ("00",) for t in ("3DPrinter", "AirCompressor", "BrushlessMotor", "HairDryer", "HoveringDrone",
+                                       "RoboticArm", "Scanner", "ToothBrush", "ToyCircuit")}
+    concealed, numbering_from = "noAttribute", 1

@@ -1,0 +1,12 @@
+"""DCASE 2025 Task 2: first shot, empty attribute fields, and supplemental clean-machine and noise clips."""
+from dcase.tasks.base import SEVEN_2022, TaskYear
+from dcase.tasks.registry import register
+
+
+@register
+class DCASE2025(TaskYear):
+    name, year = "dcase2025", 2025
+    dev_types = {t: ("00",) for t in SEVEN_2022}
+    eval_types = {t: ("00",) for t in ("AutoTrash", "BandSealer", "CoffeeGrinder", "HomeCamera", "Polisher",
+                                       "ScrewFeeder", "ToyPet", "ToyRCCar")}
+    supplemental, concealed = True, ""
