@@ -42,12 +42,16 @@ def cmd_data_check(args) -> None:
 
 def cmd_data_baseline(args) -> None:
     from bench.baseline import spectrum_distance_baseline
+    from dcase.metrics import official_score, summarize
     from dcase.reader import load_clips
     from embeddings.features import load_features
-    tables = spectrum_distance_baseline(load_features(load_clips(args.dir, args.task, skip_bad=args.skip_bad)[1], args.cache))
-    for split, table in tables.items():
-        print(f"{split}: mean log-mel spectrum distance to the ID's training mean (AUC / pAUC, %)")
-        _print_auc_table(table)
+    task, table = load_clips(args.dir, args.task, skip_bad=args.skip_bad)
+    for split, sections in spectrum_distance_baseline(load_features(table, args.cache), task.score).items():
+        print(f"{task.name} {split}: mean log-mel spectrum distance to the section's training mean (in %)")
+        if task.score == "2020":
+            _print_auc_table(summarize(sections))
+        else:
+            print(", ".join(f"{k} {100 * v:.2f}" for k, v in official_score(sections, task.score).items()))
 
 
 def cmd_data_import(args) -> None:

@@ -26,7 +26,7 @@ from dcase import synth
 from dcase.audio import SAMPLE_RATE
 from dcase.tasks import TaskYear, get_task
 
-GENERATOR_VERSION = 1  # bump when the same seed writes other audio; the default data folder's name carries it
+GENERATOR_VERSION = 2  # bump when the same seed writes other audio; the default data folder's name carries it
 RECIPES = ("ToyCar", "ToyConveyor", "fan", "pump", "slider", "valve")
 
 
@@ -56,7 +56,7 @@ class Condition:
         return f"spd_{self.speed}_noise_{self.noise}"
 
 
-NOISES = {"A": (12.0, 1.0), "B": (3.0, 0.0)}  # background: SNR in dB, spectral tilt (1/f ** tilt)
+NOISES = {"A": (12.0, 1.0), "B": (6.0, 0.5)}  # background: SNR in dB, spectral tilt (1/f ** tilt)
 
 
 def recipe(machine_type: str) -> str:
@@ -65,11 +65,11 @@ def recipe(machine_type: str) -> str:
 
 
 def conditions(seed: int, machine_type: str, section: str) -> tuple[list[Condition], Condition]:
-    """Two source conditions and one target condition of a section: the target runs 15-30 % off the source speed,
+    """Two source conditions and one target condition of a section: the target runs 6-14 % off the source speed,
     in the other background."""
     rng = np.random.default_rng([seed, zlib.crc32(machine_type.encode()), int(section), 7])
     base = int(rng.integers(80, 110))
-    shift = int(rng.integers(15, 31)) * int(rng.choice([-1, 1]))
+    shift = int(rng.integers(6, 15)) * int(rng.choice([-1, 1]))
     return [Condition(base, "A"), Condition(base + 4, "A")], Condition(base + shift, "B")
 
 

@@ -1,0 +1,105 @@
+"""The official scores of every year, pinned on small hand-made cases whose values are derived by hand."""
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from sklearn.metrics import roc_auc_score
+
+from dcase import metrics
+from dcase.tasks import get_task
+
+# one section: two normal clips and one anomaly per domain (scores chosen so that every pair is easy to count)
+SECTION = pd.DataFrame({
+    "machine_type": "fan", "section": "00",
+    "domain": ["source", "source", "source", "target", "target", "target"],
+    "label": [0, 0, 1, 0, 0, 1],
+    "score": [0.1, 0.2, 0.4, 0.5, 0.6, 0.7],
+    "decision": [0, 0, 0, 1, 1, 1],
+})
+
+
+def _rows(table, domain):
+    return table[table.domain == domain].iloc[0]
+
+
+def test_2022_on_every_anomaly_enters_both_domain_aucs():
+    table = metrics.section_table(SECTION, "domain")
+    # AUC-source: normals {0.1, 0.2} against anomalies {0.4, 0.7}: 4 of 4 pairs ordered right
+    assert _rows(table, "source").auc == 1.0
+    # AUC-target: normals {0.5, 0.6} against BOTH anomalies {0.4, 0.7}: 0.7 beats both, 0.4 neither -> 2 / 4
+    # (with the target anomaly alone it would be 1.0)
+    assert _rows(table, "target").auc == 0.5
+    # pAUC over all six clips: the first point is (FPR 0, TPR 0.5), the next FPR is 0.25, so the area to FPR 0.1
+    # is 0.1 * 0.5 = 0.05; McClish: 0.5 * (1 + (0.05 - 0.005) / (0.1 - 0.005))
+    assert _rows(table, "all").pauc == pytest.approx(0.5 * (1 + 0.045 / 0.095), abs=1e-15)
+
+
+def test_2022_on_official_score_and_its_parts():
+    table = metrics.section_table(SECTION, "domain")
+    pauc = 0.5 * (1 + 0.045 / 0.095)
+    score = metrics.official_score(table, "domain")
+    assert score["official_score"] == pytest.approx(3 / (1 / 1.0 + 1 / 0.5 + 1 / pauc), abs=1e-15)
+    assert score["hmean_source"] == 1.0 and score["hmean_target"] == 0.5
+    assert score["mean_auc"] == 0.75  # the arithmetic mean of the AUCs of both domains
+    # decisions: source clips (0, 0, 0): no positive call -> precision and recall 0 (denominators floored)
+    assert (score["precision_source"], score["recall_source"], score["f1_source"]) == (0.0, 0.0, 0.0)
+    # target clips (1, 1, 1) against labels (0, 0, 1): tp 1, fp 2 -> precision 1/3, recall 1, F1 2 * (1/3) / (4/3)
+    assert score["precision_target"] == pytest.approx(1 / 3) and score["recall_target"] == 1.0
+    assert score["f1_target"] == pytest.approx(0.5)
+
+
+def test_official_score_floors_a_zero_at_machine_epsilon_as_the_evaluators_do():
+    worst = SECTION.assign(score=-SECTION.label.astype(float))  # every anomaly below every normal
+    score = metrics.official_score(metrics.section_table(worst, "domain"), "domain")
+    assert 0 < score["official_score"] < 1e-14
+
+
+def test_2021_scores_each_domain_on_its_own_clips():
+    clips = SECTION.assign(score=[0.1, 0.2, 0.4, 0.5, 0.6, 0.55])
+    table = metrics.section_table(clips, "2021")
+    assert list(table.domain) == ["source", "target"]
+    assert (_rows(table, "source").auc, _rows(table, "source").pauc) == (1.0, 1.0)
+    # target: anomaly 0.55 against normals {0.5, 0.6} -> 1 / 2; pAUC: the first point is (0.5, 0), area 0 ->
+    # 0.5 * (1 - 0.005 / 0.095)
+    assert _rows(table, "target").auc == 0.5
+    assert _rows(table, "target").pauc == pytest.approx(0.5 * (1 - 0.005 / 0.095), abs=1e-15)
+    pauc_t = 0.5 * (1 - 0.005 / 0.095)
+    expected = 4 / (1 + 1 + 1 / 0.5 + 1 / pauc_t)  # the harmonic mean of all AUCs and pAUCs pooled
+    assert metrics.official_score(table, "2021")["official_score"] == pytest.approx(expected, abs=1e-15)
+
+
+def test_2020_official_score_is_the_harmonic_mean_over_types_of_per_id_means():
+    clips = pd.DataFrame({"machine_type": ["fan"] * 8 + ["pump"] * 4, "section": ["00"] * 4 + ["02"] * 4 + ["00"] * 4,
+                          "label": [0, 0, 1, 1] * 3, "score": [0.1, 0.4, 0.35, 0.8, 0, 0.1, 0.9, 1, 0.1, 0.2, 0.3, 0.4]})
+    table = metrics.section_table(clips, "2020")
+    # fan: IDs 00 (3 of 4 pairs: 0.75) and 02 (1.0) -> 0.875; pump 1.0 -> hmean 2 / (1 / 0.875 + 1)
+    assert metrics.official_score(table, "2020")["official_score"] == pytest.approx(2 / (1 / 0.875 + 1))
+
+
+def _evaluator_jackknife(labels, scores, fn):
+    """The 2023 evaluator's jackknife, written out from its definition with plain loops."""
+    n = len(labels)
+    full = fn(labels, scores)
+    loo = np.array([fn(np.delete(labels, i), np.delete(scores, i)) for i in range(n)])
+    estimate = np.mean(n * full - (n - 1) * loo)
+    sigma = np.sqrt(np.sum((loo - loo.mean()) ** 2) / (n * (n - 1)))
+    return estimate, abs(stats.t.ppf(0.025, n - 1)) * sigma
+
+
+@pytest.mark.parametrize("max_fpr", [None, 0.1])
+def test_jackknife_ci95_equals_the_evaluators_definition(max_fpr):
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 2, 150)
+    scores = np.round(rng.normal(size=150) + labels, 1)  # rounded: ties included
+    fn = lambda y, s: roc_auc_score(y, s, max_fpr=max_fpr)  # noqa: E731
+    expected = _evaluator_jackknife(labels, scores, fn)
+    assert metrics.jackknife_ci95(labels, scores, max_fpr, chunk=40) == pytest.approx(expected, abs=1e-12)
+
+
+def test_submission_file_names_per_year():
+    assert get_task("dcase2020").submission_name("anomaly_score", "fan", "00") == "anomaly_score_fan_id_00.csv"
+    assert get_task("dcase2021").submission_name("decision_result", "fan", "03", "target") == \
+        "decision_result_fan_section_03_target_test.csv"
+    for year in (2022, 2023, 2024, 2025):
+        assert get_task(f"dcase{year}").submission_name("anomaly_score", "ToyCar", "00") == \
+            "anomaly_score_ToyCar_section_00_test.csv"
