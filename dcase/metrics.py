@@ -121,6 +121,8 @@ def official_score(table: pd.DataFrame, score: str) -> dict:
     if score == "2021":
         return {"official_score": floored_hmean(np.concatenate([table.auc, table.pauc])),
                 "hmean_auc": floored_hmean(table.auc), "hmean_pauc": floored_hmean(table.pauc),
+                "hmean_source": floored_hmean(table[table.domain == "source"].auc),
+                "hmean_target": floored_hmean(table[table.domain == "target"].auc),
                 "mean_auc": float(table.auc.mean()), "mean_pauc": float(table.pauc.mean())}
     source, target = table[table.domain == "source"], table[table.domain == "target"]
     pauc = table[table.domain == "all"].pauc

@@ -1,0 +1,53 @@
+import numpy as np
+import torch
+
+from methods.base import Bundle
+from methods.knn import NeighbourScorer
+from methods.registry import register
+
+
+def kmeans(x: np.ndarray, centres: np.ndarray, iterations: int = 300, tol: float = 1e-4, device: str = "cpu") -> np.ndarray:
+    """Lloyd's k-means from the given initial centres, as scikit-learn's `KMeans(init=centres, n_init=1,
+    algorithm="lloyd")` runs it: assign, move each centre to its members' mean (an empty cluster keeps its centre),
+    stop when the centres move less than `tol` x the mean per-feature variance (squared, summed)."""
+    data = torch.as_tensor(x, dtype=torch.float64, device=device)
+    c = torch.as_tensor(centres, dtype=torch.float64, device=device).clone()
+    threshold = tol * float(data.var(0, unbiased=False).mean())
+    for _ in range(iterations):
+        assign = torch.cdist(data, c).argmin(1)
+        sums = torch.zeros_like(c).index_add_(0, assign, data)
+        counts = torch.bincount(assign, minlength=len(c)).to(data.dtype)[:, None]
+        moved = torch.where(counts > 0, sums / counts.clamp_min(1), c)
+        shift = float(((moved - c) ** 2).sum())
+        c = moved
+        if shift <= threshold:
+            break
+    return c.float().cpu().numpy()
+
+
+@register
+class KMeansKNNScorer(NeighbourScorer):
+    """kNN with the source bank replaced by `n_centres` k-means centres (k-means++ start, seeded) and every target
+    embedding kept; cosine k-means runs on unit-length embeddings. Without domains the one bank is clustered."""
+
+    name = "kmeans_knn"
+
+    def __init__(self, n_centres=16, k=1, metric="cosine", combine="min", normalize=None, density_k=5, seed=0,
+                 device="cpu"):
+        super().__init__(k=k, metric=metric, combine=combine, normalize=normalize, density_k=density_k, device=device)
+        self.n_centres, self.seed = n_centres, seed
+
+    def min_train_clips(self) -> int:
+        return max(self.k, self.n_centres)
+
+    def banks_of(self, train: Bundle) -> dict[str, np.ndarray]:
+        from sklearn.cluster import kmeans_plusplus
+        banks = super().banks_of(train)
+        source = "all" if "all" in banks else "source"
+        if source not in banks or len(banks[source]) <= self.n_centres:
+            return banks
+        x = banks[source].astype(np.float64)
+        if self.metric == "cosine":
+            x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+        start, _ = kmeans_plusplus(x, self.n_centres, random_state=self.seed)
+        return {**banks, source: kmeans(x, start, device=self.device)}

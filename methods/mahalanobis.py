@@ -1,0 +1,65 @@
+import numpy as np
+import torch
+
+from core.errors import DataError
+from methods.base import Bundle, Scorer
+from methods.registry import register
+
+COVARIANCES = ("ledoit_wolf", "empirical")
+
+
+def covariance(x: torch.Tensor, kind: str = "ledoit_wolf") -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean, covariance) of the rows of `x`: the maximum-likelihood covariance, or shrunk towards a scaled identity
+    by the Ledoit-Wolf amount, as scikit-learn's `EmpiricalCovariance` and `LedoitWolf` compute them."""
+    mean = x.mean(0)
+    c = x - mean
+    n, p = c.shape
+    emp = c.T @ c / n
+    if kind == "empirical":
+        return mean, emp
+    mu = torch.trace(emp) / p
+    squared = c * c
+    beta = (torch.sum(squared.T @ squared) / n - torch.sum(emp * emp)) / (p * n)
+    delta = (torch.sum(emp * emp) - 2 * mu * torch.trace(emp) + p * mu * mu) / p
+    beta = torch.minimum(beta, delta)
+    shrinkage = torch.where(delta > 0, beta / delta, torch.zeros_like(delta))
+    return mean, (1 - shrinkage) * emp + shrinkage * mu * torch.eye(p, dtype=x.dtype, device=x.device)
+
+
+@register
+class MahalanobisScorer(Scorer):
+    """Squared Mahalanobis distance to the normal training embeddings, covariance Ledoit-Wolf-shrunk (or empirical);
+    selective=True: one mean and covariance per domain, score = the smaller distance (the official 2023+ baseline's
+    rule), one without domains."""
+
+    name = "mahalanobis"
+    reads = ("embeddings",)
+
+    def __init__(self, covariance="ledoit_wolf", selective=True, device="cpu"):
+        super().__init__(device)
+        if covariance not in COVARIANCES:
+            raise ValueError(f"covariance must be one of {', '.join(COVARIANCES)}, not {covariance!r}")
+        self.covariance, self.selective = covariance, selective
+
+    def min_train_clips(self) -> int:
+        return 2
+
+    def fit(self, train: Bundle):
+        domains = train.domain if self.selective and train.domain is not None else np.full(len(train.embeddings), "all")
+        self.models_ = []
+        for domain in sorted(set(domains)):
+            x = torch.as_tensor(train.embeddings[domains == domain], dtype=torch.float64, device=self.device)
+            if len(x) < 2:
+                raise DataError(f"{train.name}: the {domain} domain has {len(x)} training clip; a covariance needs at "
+                                "least 2 (use selective=False to pool the domains)")
+            mean, cov = covariance(x, self.covariance)
+            self.models_.append((mean, torch.linalg.pinv(cov, hermitian=True)))
+        return self
+
+    def score(self, test: Bundle) -> np.ndarray:
+        x = torch.as_tensor(test.embeddings, dtype=torch.float64, device=self.device)
+        distances = []
+        for mean, precision in self.models_:
+            d = x - mean
+            distances.append(((d @ precision) * d).sum(1))
+        return torch.stack(distances).min(0).values.cpu().numpy()
