@@ -15,9 +15,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -c "import torch, torchaudio, faiss, sklearn, bench, pytest"
 	touch $(STAMP)
 
+# a DCASE 2023 stand-in (source/target domains, first-shot types) with every scorer, the domain-aware ones included
+METHODS_2023 := softmax,centroid,gmm,lof,knn:combine=pooled,knn,knn:k=1,knn:k=1:normalize=ratio,kmeans_knn,smote_knn,mahalanobis,mahalanobis:selective=False,fusion:members=knn+mahalanobis
+
 run: install
 	$(BIN)/bench run --seeds 0,1,2
 	$(BIN)/bench run --embedder ae2020 --methods mse
+	$(BIN)/bench run --task dcase2023 --methods $(METHODS_2023)
 
 test: install
 	$(BIN)/python -m pytest -q

@@ -51,7 +51,7 @@ def cmd_data_baseline(args) -> None:
         if task.score == "2020":
             _print_auc_table(summarize(sections))
         else:
-            print(", ".join(f"{k} {100 * v:.2f}" for k, v in official_score(sections, task.score).items()))
+            print(", ".join(f"{k} {100 * v:.2f}" for k, v in official_score(sections, task.score).items() if v == v))
 
 
 def cmd_data_import(args) -> None:
@@ -203,7 +203,7 @@ def _seeds(text: str) -> tuple[int, ...]:
 
 
 def _print_summary(rows) -> None:
-    from bench.metrics import seed_mean, summarize_seeds
+    from leaderboard.results import seed_mean, summarize_seeds
     from dcase.metrics import official_score
     from dcase.tasks import get_task
     task = get_task(rows.task.iloc[0])

@@ -12,7 +12,6 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from bench import metrics
 from bench.device import resolve_device
 from core import atomic
 from core.errors import DataError, ScorerError
@@ -25,6 +24,7 @@ from dcase.reader import load_clips
 from dcase.tasks import TaskYear
 from embeddings.cache import EmbeddingCache
 from embeddings.distributed import init_from_env, shutdown
+from leaderboard.results import read_results, read_scores_table
 from methods import Bundle, get_scorer, parse_methods
 from methods.registry import label, slug
 
@@ -259,9 +259,9 @@ def _append(path: Path, rows: pd.DataFrame, read, write) -> None:
 
 def append_rows(path: Path, rows: pd.DataFrame) -> None:
     """Append per-ID results to `results.csv`."""
-    _append(path, rows, metrics.read_results, lambda table, tmp: table.to_csv(tmp, index=False))
+    _append(path, rows, read_results, lambda table, tmp: table.to_csv(tmp, index=False))
 
 
 def append_scores(path: Path, rows: pd.DataFrame) -> None:
     """Append per-clip scores to `scores.parquet`."""
-    _append(path, rows[SCORE_COLUMNS], metrics.read_scores_table, lambda table, tmp: table.to_parquet(tmp, index=False))
+    _append(path, rows[SCORE_COLUMNS], read_scores_table, lambda table, tmp: table.to_parquet(tmp, index=False))

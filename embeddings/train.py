@@ -201,10 +201,11 @@ def fit(config: TrainConfig, train: tuple[pd.DataFrame, np.ndarray], selection_s
         if rank == 0:
             shown.update({k: f"{record[k]:.3f}" for k in ("loss", "auc", "pauc", "heldout_loss") if k in record})
             bar.set_postfix(shown)
-            # checkpoint first, then the log line: a kill between the two is mended by _truncate_log on resume
-            _save({"config": asdict(config), "model": model.state_dict(), "optimizer": opt.state_dict(), "state": state}, last)
+            # the log line first, then the checkpoint: a kill between the two leaves a line the checkpoint does not
+            # hold, which _truncate_log drops on resume (the other order would lose the epoch's line for good)
             with open(run_dir / "metrics.jsonl", "a") as f:
                 f.write(json.dumps(record) + "\n")
+            _save({"config": asdict(config), "model": model.state_dict(), "optimizer": opt.state_dict(), "state": state}, last)
     if state["best_state"] is not None and state["epoch"] == config.epochs:
         model.load_state_dict(state["best_state"])
     return model

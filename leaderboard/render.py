@@ -16,10 +16,10 @@ import pandas as pd
 from tabulate import tabulate
 
 from core.atomic import write_text
-from bench.intervals import RESAMPLES, ci95, compare_to_leader, headline, official_score_resamples
-from bench.metrics import read_results, read_scores_table, seed_mean, summarize_seeds
 from dcase import metrics as official
 from dcase.tasks import get_task
+from leaderboard.intervals import RESAMPLES, ci95, compare_to_leader, headline, official_score_resamples
+from leaderboard.results import read_results, read_scores_table, seed_mean, summarize_seeds
 from methods.registry import slug
 
 HEADLINE = "hmean_auc"

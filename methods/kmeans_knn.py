@@ -28,7 +28,8 @@ def kmeans(x: np.ndarray, centres: np.ndarray, iterations: int = 300, tol: float
 @register
 class KMeansKNNScorer(NeighbourScorer):
     """kNN with the source bank replaced by `n_centres` k-means centres (k-means++ start, seeded) and every target
-    embedding kept; cosine k-means runs on unit-length embeddings. Without domains the one bank is clustered."""
+    embedding kept; cosine k-means runs on unit-length embeddings. Without domains the one bank is clustered; a bank
+    of no more than `n_centres` clips is kept as it is."""
 
     name = "kmeans_knn"
 
@@ -36,9 +37,6 @@ class KMeansKNNScorer(NeighbourScorer):
                  device="cpu"):
         super().__init__(k=k, metric=metric, combine=combine, normalize=normalize, density_k=density_k, device=device)
         self.n_centres, self.seed = n_centres, seed
-
-    def min_train_clips(self) -> int:
-        return max(self.k, self.n_centres)
 
     def banks_of(self, train: Bundle) -> dict[str, np.ndarray]:
         from sklearn.cluster import kmeans_plusplus

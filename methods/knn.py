@@ -54,8 +54,9 @@ class NeighbourScorer(Scorer):
 
     def fit(self, train: Bundle):
         density_k = self.density_k if self.normalize else None
-        self.banks_ = [Bank(x, self.metric, self.device, f"{train.name} ({name} bank): embeddings", density_k)
-                       for name, x in self.banks_of(train).items() if len(x)]
+        banks = {name: x for name, x in self.banks_of(train).items() if len(x)}
+        where = (lambda name: f"{train.name} ({name} bank)") if len(banks) > 1 else (lambda name: train.name)
+        self.banks_ = [Bank(x, self.metric, self.device, f"{where(name)}: embeddings", density_k) for name, x in banks.items()]
         if self.normalize and any(b.size < 2 for b in self.banks_):
             raise DataError(f"{train.name}: a memory bank of one clip has no neighbour to normalise by; use "
                             "combine=pooled, or drop normalize")

@@ -26,6 +26,13 @@ def covariance(x: torch.Tensor, kind: str = "ledoit_wolf") -> tuple[torch.Tensor
     return mean, (1 - shrinkage) * emp + shrinkage * mu * torch.eye(p, dtype=x.dtype, device=x.device)
 
 
+def precision(cov: torch.Tensor) -> torch.Tensor:
+    """The inverse of a covariance: through its Cholesky factor when it is positive definite (a shrunk one always
+    is; a third of an eigendecomposition's work), else the pseudo-inverse, as scikit-learn's `pinvh`."""
+    factor, info = torch.linalg.cholesky_ex(cov)
+    return torch.cholesky_inverse(factor) if int(info) == 0 else torch.linalg.pinv(cov, hermitian=True)
+
+
 @register
 class MahalanobisScorer(Scorer):
     """Squared Mahalanobis distance to the normal training embeddings, covariance Ledoit-Wolf-shrunk (or empirical);
@@ -53,7 +60,7 @@ class MahalanobisScorer(Scorer):
                 raise DataError(f"{train.name}: the {domain} domain has {len(x)} training clip; a covariance needs at "
                                 "least 2 (use selective=False to pool the domains)")
             mean, cov = covariance(x, self.covariance)
-            self.models_.append((mean, torch.linalg.pinv(cov, hermitian=True)))
+            self.models_.append((mean, precision(cov)))
         return self
 
     def score(self, test: Bundle) -> np.ndarray:

@@ -57,25 +57,76 @@ class SklearnGMMScorer(Scorer):
 
 @register
 class SklearnKNNScorer(Scorer):
-    """scikit-learn NearestNeighbors: mean distance to the k nearest training embeddings."""
+    """scikit-learn NearestNeighbors: mean distance to the k nearest training embeddings, per domain bank (min or
+    mean over banks, or one pooled bank), optionally density-normalised, optionally with the source bank replaced by
+    scikit-learn KMeans centres (the same k-means++ start as kmeans_knn)."""
 
     name = "sklearn_knn"
     reads = ("embeddings",)
 
-    def __init__(self, k=5, metric="cosine", device="cpu"):
+    def __init__(self, k=5, metric="cosine", combine="pooled", normalize=None, density_k=5, n_centres=0, seed=0,
+                 device="cpu"):
         super().__init__(device)
-        self.k, self.metric = k, metric
+        self.k, self.metric, self.combine, self.normalize = k, metric, combine, normalize
+        self.density_k, self.n_centres, self.seed = density_k, n_centres, seed
 
     def min_train_clips(self) -> int:
         return self.k
 
     def fit(self, train: Bundle):
         from sklearn.neighbors import NearestNeighbors
-        self.model_ = NearestNeighbors(n_neighbors=self.k, metric=self.metric).fit(train.embeddings)
+        domains = train.domain if train.domain is not None and self.combine != "pooled" else np.full(len(train.embeddings), "all")
+        self.banks_ = []
+        for domain in sorted(set(domains)):
+            x = train.embeddings[domains == domain].astype(np.float64)
+            if self.n_centres and domain in ("source", "all") and len(x) > self.n_centres:
+                x = self._centres(x)
+            nn = NearestNeighbors(n_neighbors=min(self.k, len(x)), metric=self.metric).fit(x)
+            density = None
+            if self.normalize:
+                density = nn.kneighbors(x, n_neighbors=min(self.density_k + 1, len(x)))[0][:, 1:].mean(1)
+            self.banks_.append((nn, density))
+        return self
+
+    def _centres(self, x):
+        from sklearn.cluster import KMeans, kmeans_plusplus
+        if self.metric == "cosine":
+            x = x / np.linalg.norm(x, axis=1, keepdims=True)
+        start, _ = kmeans_plusplus(x, self.n_centres, random_state=self.seed)
+        return KMeans(self.n_centres, init=start, n_init=1, algorithm="lloyd").fit(x).cluster_centers_
+
+    def score(self, test: Bundle) -> np.ndarray:
+        per_bank = []
+        for nn, density in self.banks_:
+            dist, idx = nn.kneighbors(test.embeddings.astype(np.float64))
+            if self.normalize == "ratio":
+                dist = dist / density[idx]
+            elif self.normalize == "difference":
+                dist = dist - density[idx]
+            per_bank.append(dist.mean(1))
+        return np.min(per_bank, 0) if self.combine == "min" else np.mean(per_bank, 0)
+
+
+@register
+class SklearnMahalanobisScorer(Scorer):
+    """scikit-learn LedoitWolf (or EmpiricalCovariance) per domain; score = the smaller squared Mahalanobis distance."""
+
+    name = "sklearn_mahalanobis"
+    reads = ("embeddings",)
+
+    def __init__(self, covariance="ledoit_wolf", selective=True, device="cpu"):
+        super().__init__(device)
+        self.covariance, self.selective = covariance, selective
+
+    def fit(self, train: Bundle):
+        from sklearn.covariance import EmpiricalCovariance, LedoitWolf
+        model = LedoitWolf if self.covariance == "ledoit_wolf" else EmpiricalCovariance
+        domains = train.domain if self.selective and train.domain is not None else np.full(len(train.embeddings), "all")
+        self.models_ = [model().fit(train.embeddings[domains == d].astype(np.float64)) for d in sorted(set(domains))]
         return self
 
     def score(self, test: Bundle) -> np.ndarray:
-        return self.model_.kneighbors(test.embeddings)[0].mean(1)
+        return np.min([m.mahalanobis(test.embeddings.astype(np.float64)) for m in self.models_], 0)
 
 
 @register

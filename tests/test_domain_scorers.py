@@ -166,4 +166,4 @@ def test_bad_input_is_one_line_naming_the_section(shifted):
     with pytest.raises(DataError, match="fan section 00 training clips: the target domain has 1 training clip"):
         get_scorer("mahalanobis").fit(_bundle(train, one_target))
     with pytest.raises(DataError, match="fan section 00 training clips: 3 training clips, but"):
-        get_scorer("kmeans_knn", n_centres=4).fit_many([_bundle(train[:3], domain[:3])])
+        get_scorer("knn", k=5).fit_many([_bundle(train[:3], domain[:3])])

@@ -8,7 +8,7 @@ import pytest
 
 from bench.cli import main
 from core.errors import DataError
-from bench.metrics import read_results
+from leaderboard.results import read_results
 from embeddings.embedders import available, get_embedder
 from embeddings.embedders.imported import read_embedding_file
 

@@ -65,7 +65,7 @@ def test_a_missing_model_is_one_line_naming_it(subset, tmp_path):
 @pytest.mark.slow
 def test_bench_run_with_a_tiny_hf_encoder(tiny_data, tmp_path, capsys):
     from bench.cli import main
-    from bench.metrics import read_results
+    from leaderboard.results import read_results
     folder = save_tiny("wav2vec2", tmp_path / "w2v")
     main(["run", "--data", str(tiny_data), "--preset", "tiny", "--device", "cpu", "--methods", "softmax,knn,centroid",
           "--embedder", f"hf:model={folder},pooling=stats", "--cache", str(tmp_path / "cache"),

@@ -6,9 +6,9 @@ import pytest
 from scipy.stats import norm
 from sklearn.metrics import roc_auc_score
 
-from bench.intervals import ci95, compare_to_leader, headline, stratified_indices
+from leaderboard.intervals import ci95, compare_to_leader, headline, stratified_indices
 from dcase.roc import roc_area, roc_areas
-from bench.metrics import read_results
+from leaderboard.results import read_results
 from embeddings.train import hold_out
 from leaderboard.render import render
 

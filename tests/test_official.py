@@ -103,3 +103,24 @@ def test_submission_file_names_per_year():
     for year in (2022, 2023, 2024, 2025):
         assert get_task(f"dcase{year}").submission_name("anomaly_score", "ToyCar", "00") == \
             "anomaly_score_ToyCar_section_00_test.csv"
+
+
+@pytest.mark.parametrize("score", ["2021", "domain"])
+def test_bootstrap_of_the_official_score_equals_rescoring_each_resample(score):
+    from leaderboard.intervals import official_score_resamples, stratified_indices
+    rng = np.random.default_rng(7)
+    parts = []
+    for machine_type in ("fan", "pump"):
+        domain = np.repeat(["source", "target"], 20)
+        label = np.tile(np.repeat([0, 1], 10), 2)
+        parts.append(pd.DataFrame({"machine_type": machine_type, "section": "00", "domain": domain, "label": label,
+                                   "file": [f"{machine_type}{i:02d}.wav" for i in range(40)],
+                                   "score": np.round(rng.normal(size=40) + label, 1)}))
+    clips = pd.concat(parts, ignore_index=True)
+    fast = official_score_resamples(clips, score, resamples=5, seed=3)
+    ordered = clips.sort_values(["machine_type", "section", "domain", "file"]).reset_index(drop=True)
+    draws = stratified_indices(ordered[["machine_type", "section", "domain", "label"]], 5, 3)
+    for b in range(5):
+        resample = ordered.iloc[draws[b]]
+        expected = metrics.official_score(metrics.section_table(resample, score), score)["official_score"]
+        assert fast[b] == pytest.approx(expected, abs=1e-12)

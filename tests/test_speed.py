@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from bench.speed import render, run_speed, scorer_rows, synthetic_embeddings
+from bench.speed import domain_cases, render, run_speed, scorer_rows, synthetic_embeddings
 
 
 def test_synthetic_embeddings_have_dcase_shape():
@@ -21,6 +21,16 @@ def test_every_scorer_agrees_with_its_reference_on_the_speed_data():
     assert all(r["seconds"] > 0 and r["speedup"] == r["reference_seconds"] / r["seconds"] for r in checked)
     text = render(rows, [], dict(argv="", source="synthetic", repeats=1))
     assert text.count("| yes |") == len(checked)
+
+
+def test_every_domain_aware_scorer_agrees_with_its_reference_on_domain_data():
+    data = synthetic_embeddings(n_ids=3, n_train=120, n_test=30, dim=24, n_classes=3, n_target=10)
+    assert set(data[0][0].domain) == {"source", "target"} and (data[0][0].domain == "target").sum() == 10
+    rows = scorer_rows([data], devices=["cpu"], repeats=1, n_components=2, progress=lambda m: None,
+                       case_list=domain_cases(), total_name="all six")
+    checked = [r for r in rows if r["reference"]]
+    assert {r["scorer"].split("(")[0] for r in checked} == {"knn", "kmeans_knn", "mahalanobis"} and len(checked) == 4
+    assert all(r["agrees"] for r in checked), [r for r in checked if not r["agrees"]]
 
 
 def test_quick_run_writes_markdown_and_json(tmp_path, monkeypatch):
@@ -56,7 +66,7 @@ def test_speed_runs_on_a_real_embedding_cache(built, tmp_path, monkeypatch):
     # clips per ID in 128 dimensions each k-means partition is its own optimum, and which side wins is a draw
     # (per ID from -48 to +10 nats on one trained cache); test_every_scorer_agrees... checks GMMs on clustered data
     exact = [r for r in rows if r["reference_seconds"] is not None and not r["scorer"].startswith("gmm")]
-    assert len(exact) == 3 and all(r["agrees"] for r in exact), rows
+    assert len(exact) == 7 and all(r["agrees"] for r in exact), rows  # centroid, knn, lof; 4 domain-aware rows
     assert all(r["agrees"] is not None for r in rows if r["scorer"].startswith("gmm"))
 
 

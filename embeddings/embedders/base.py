@@ -14,7 +14,7 @@ import torch
 
 from core.errors import DataError
 from core.locking import exclusive
-from embeddings.cache import EmbeddingCache, StaleCacheError
+from embeddings.cache import CACHE_VERSION, EmbeddingCache, StaleCacheError
 from embeddings.features import fingerprint as data_fingerprint
 from core.plugins import label
 from core.plugins import params as plugin_params
@@ -75,7 +75,7 @@ def build_cache(embedder: Embedder, table: pd.DataFrame, cache_root: str | Path)
     trains, its seed; a changed model, option, seed or clip gives a new entry, never a stale one."""
     manifest = {"embedder": embedder.name, "options": embedder.options(), "weights": embedder.fingerprint(),
                 "seed": embedder.seed if embedder.trains else None, "data": data_fingerprint(table),
-                "version": EMBEDDER_CACHE_VERSION}
+                "version": EMBEDDER_CACHE_VERSION, "cache_version": CACHE_VERSION}
     key = hashlib.sha256(json.dumps(manifest, sort_keys=True, default=str).encode()).hexdigest()[:16]
     path = Path(cache_root) / "embeddings" / key
     with exclusive(path.with_name(key + ".lock")):

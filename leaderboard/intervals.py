@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import hmean
 
-from dcase.roc import roc_area, roc_areas
+from dcase.roc import roc_areas
 
 RESAMPLES = 1000
 
