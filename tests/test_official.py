@@ -124,3 +124,28 @@ def test_bootstrap_of_the_official_score_equals_rescoring_each_resample(score):
         resample = ordered.iloc[draws[b]]
         expected = metrics.official_score(metrics.section_table(resample, score), score)["official_score"]
         assert fast[b] == pytest.approx(expected, abs=1e-12)
+
+
+def test_select_reports_each_types_best_development_method_on_evaluation(tmp_path):
+    from leaderboard.render import SELECT, render
+    rows = []
+    # dev: a wins on fan, b on pump and overall; eval: fan, pump and a first-shot type (drone)
+    figures = {("dev", "fan"): {"a": 0.9, "b": 0.6}, ("dev", "pump"): {"a": 0.5, "b": 0.95},
+               ("eval", "fan"): {"a": 0.7, "b": 0.8}, ("eval", "pump"): {"a": 0.6, "b": 0.65},
+               ("eval", "drone"): {"a": 0.9, "b": 0.55}}
+    for (split, machine_type), by_method in figures.items():
+        for method, auc in by_method.items():
+            for domain in ("source", "target", "all"):
+                rows.append({"run_id": "r1", "method": method, "task": "dcase2023", "split": split,
+                             "machine_type": machine_type, "section": "00", "domain": domain, "auc": auc,
+                             "pauc": auc if domain == "all" else np.nan, "precision": 0.5, "recall": 0.5, "f1": 0.5,
+                             "fit_seconds": 0.1, "score_seconds": 0.1, "device": "cpu", "dataset": "d",
+                             "embedding_key": "k", "seed": 0, "embedder": "arcface"})
+    (tmp_path / "results").mkdir()
+    pd.DataFrame(rows).to_csv(tmp_path / "results" / "results.csv", index=False)
+    text = render(tmp_path / "results", tmp_path / "LEADERBOARD.md")
+    assert "Picks: drone b, fan a, pump b." in text  # drone is not in dev: the overall best (b) is reported
+    select_row = next(line for line in text.splitlines() if line.startswith(f"| {SELECT}"))
+    # official score of the picks on eval: fan a (0.7 x3), pump b (0.65 x3), drone b (0.55 x3)
+    expected = 9 / (3 / 0.7 + 3 / 0.65 + 3 / 0.55)
+    assert f"| {100 * expected:.2f} " in select_row
