@@ -75,11 +75,16 @@ def targets(rows: list[dict], throughput: list[dict], device: str) -> list[dict]
                      and r["backend"].startswith(backend_device)), None)
 
     out = []
-    dims = sorted({r["dim"] for r in rows}, reverse=True)
+    dims = sorted({r["dim"] for r in rows if r["scorer"].startswith("all five")}, reverse=True)
     total = row("all five", dims[0], device)
     if total:
         out.append({"target": f"all five scorers over all IDs at D = {dims[0]} under 1 s", "measured": f"{total['seconds']:.3f} s",
                     "holds": total["seconds"] < 1.0})
+    domain = [r for r in rows if r["scorer"].startswith("all six domain-aware") and r["backend"].startswith(device)]
+    if domain:
+        top = max(domain, key=lambda r: r["dim"])
+        out.append({"target": f"all six domain-aware scorers (7 sections) at D = {top['dim']} under 1 s",
+                    "measured": f"{top['seconds']:.3f} s", "holds": top["seconds"] < 1.0})
     for scorer in ("knn", "lof"):
         for dim in dims:
             r = row(scorer, dim, device)

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from tqdm import tqdm
 
 from core.atomic import atomic_folder
 from core.locking import exclusive
@@ -196,15 +195,7 @@ def generate(out: str | Path, task: str = "dcase2023", preset: str = "small", se
     spec = PRESETS[preset]
     clips, attribute_rows, truth = _plan(year, spec, seed)
     with atomic_folder(out) as tmp:
-        jobs = [(*c, tmp, spec.seconds, seed) for c in clips]
-        workers = workers or min(os.cpu_count() or 1, 8)
-        if workers > 1:
-            from concurrent.futures import ProcessPoolExecutor
-            with ProcessPoolExecutor(workers) as pool:
-                list(tqdm(pool.map(_write, jobs, chunksize=32), total=len(jobs), desc=f"generate {task} {preset}", unit="clip"))
-        else:
-            for job in tqdm(jobs, desc=f"generate {task} {preset}", unit="clip"):
-                _write(job)
+        synth.write_all(_write, [(*c, tmp, spec.seconds, seed) for c in clips], f"generate {task} {preset}", workers)
         if year.year >= 2022:  # the attribute files came with 2022
             _write_attributes(tmp, year, attribute_rows)
         _write_ground_truth(tmp, year, truth)

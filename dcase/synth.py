@@ -342,6 +342,18 @@ def _write(job):
     sf.write(str(path), audio, SR, subtype="PCM_16")
 
 
+def write_all(write, jobs: list, desc: str, workers: int | None = None) -> None:
+    """Run `write` on every job, on `workers` processes (default: the CPUs, at most 8), with a progress bar."""
+    workers = workers or min(os.cpu_count() or 1, 8)
+    if workers > 1:
+        from concurrent.futures import ProcessPoolExecutor
+        with ProcessPoolExecutor(workers) as pool:
+            list(tqdm(pool.map(write, jobs, chunksize=32), total=len(jobs), desc=desc, unit="clip"))
+    else:
+        for job in tqdm(jobs, desc=desc, unit="clip"):
+            write(job)
+
+
 def generate(out: str | Path, preset: str = "small", seed: int = 0, workers: int | None = None) -> Path:
     """Write the generated data set to `out` (atomically: a temp folder renamed at the end)."""
     if preset not in PRESETS:
@@ -352,15 +364,7 @@ def generate(out: str | Path, preset: str = "small", seed: int = 0, workers: int
     spec = PRESETS[preset]
     clips, truth = _plan(spec, seed)
     with atomic_folder(out) as tmp:
-        jobs = [(*c, tmp, spec.seconds, seed) for c in clips]
-        workers = workers or min(os.cpu_count() or 1, 8)
-        if workers > 1:
-            from concurrent.futures import ProcessPoolExecutor
-            with ProcessPoolExecutor(workers) as pool:
-                list(tqdm(pool.map(_write, jobs, chunksize=32), total=len(jobs), desc=f"generate {preset}", unit="clip"))
-        else:
-            for job in tqdm(jobs, desc=f"generate {preset}", unit="clip"):
-                _write(job)
+        write_all(_write, [(*c, tmp, spec.seconds, seed) for c in clips], f"generate {preset}", workers)
         lines = [line for machine_type, rows in truth.items() for line in [machine_type, *rows]]
         (tmp / GROUND_TRUTH_FILE).write_text("\n".join(lines) + "\n")
         (tmp / "GENERATED.txt").write_text(f"asd-bench generated data set: preset={preset} seed={seed} clips={len(clips)}\n")

@@ -9,12 +9,13 @@ from methods.registry import register
 def kmeans(x: np.ndarray, centres: np.ndarray, iterations: int = 300, tol: float = 1e-4, device: str = "cpu") -> np.ndarray:
     """Lloyd's k-means from the given initial centres, as scikit-learn's `KMeans(init=centres, n_init=1,
     algorithm="lloyd")` runs it: assign, move each centre to its members' mean (an empty cluster keeps its centre),
-    stop when the centres move less than `tol` x the mean per-feature variance (squared, summed)."""
-    data = torch.as_tensor(x, dtype=torch.float64, device=device)
-    c = torch.as_tensor(centres, dtype=torch.float64, device=device).clone()
+    stop when the centres move less than `tol` x the mean per-feature variance (squared, summed). In float32, the
+    embeddings' own precision."""
+    data = torch.as_tensor(x, dtype=torch.float32, device=device)
+    c = torch.as_tensor(centres, dtype=torch.float32, device=device).clone()
     threshold = tol * float(data.var(0, unbiased=False).mean())
     for _ in range(iterations):
-        assign = torch.cdist(data, c).argmin(1)
+        assign = ((c * c).sum(1) - 2 * data @ c.T).argmin(1)  # |x - c|^2 less |x|^2, the same for every centre
         sums = torch.zeros_like(c).index_add_(0, assign, data)
         counts = torch.bincount(assign, minlength=len(c)).to(data.dtype)[:, None]
         moved = torch.where(counts > 0, sums / counts.clamp_min(1), c)
@@ -22,7 +23,28 @@ def kmeans(x: np.ndarray, centres: np.ndarray, iterations: int = 300, tol: float
         c = moved
         if shift <= threshold:
             break
-    return c.float().cpu().numpy()
+    return c.cpu().numpy()
+
+
+def plusplus(x: np.ndarray, n_centres: int, seed: int = 0, device: str = "cpu") -> np.ndarray:
+    """k-means++ starting centres, greedy as scikit-learn draws them: each new centre is the best, by the total
+    squared distance it leaves, of 2 + log(k) candidates drawn in proportion to their squared distance to the
+    nearest centre so far. Seeded by `seed`."""
+    rng = np.random.default_rng(seed)
+    data = torch.as_tensor(x, dtype=torch.float32, device=device)
+    squares = (data * data).sum(1)
+    trials = 2 + int(np.log(n_centres))
+    chosen = [int(rng.integers(len(data)))]
+    closest = (squares + squares[chosen[0]] - 2 * data @ data[chosen[0]]).clamp_min(0)
+    for _ in range(1, n_centres):
+        cumulative = np.cumsum(closest.double().cpu().numpy())
+        candidates = np.minimum(np.searchsorted(cumulative, rng.random(trials) * cumulative[-1]), len(data) - 1)
+        d = (squares[None, :] + squares[candidates][:, None] - 2 * data[candidates] @ data.T).clamp_min(0)
+        left = torch.minimum(closest[None, :], d)
+        best = int(left.sum(1).argmin())
+        closest = left[best]
+        chosen.append(int(candidates[best]))
+    return np.asarray(x)[chosen]
 
 
 @register
@@ -39,13 +61,11 @@ class KMeansKNNScorer(NeighbourScorer):
         self.n_centres, self.seed = n_centres, seed
 
     def banks_of(self, train: Bundle) -> dict[str, np.ndarray]:
-        from sklearn.cluster import kmeans_plusplus
         banks = super().banks_of(train)
         source = "all" if "all" in banks else "source"
         if source not in banks or len(banks[source]) <= self.n_centres:
             return banks
-        x = banks[source].astype(np.float64)
+        x = banks[source]
         if self.metric == "cosine":
             x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-        start, _ = kmeans_plusplus(x, self.n_centres, random_state=self.seed)
-        return {**banks, source: kmeans(x, start, device=self.device)}
+        return {**banks, source: kmeans(x, plusplus(x, self.n_centres, self.seed, self.device), device=self.device)}

@@ -59,7 +59,7 @@ class SklearnGMMScorer(Scorer):
 class SklearnKNNScorer(Scorer):
     """scikit-learn NearestNeighbors: mean distance to the k nearest training embeddings, per domain bank (min or
     mean over banks, or one pooled bank), optionally density-normalised, optionally with the source bank replaced by
-    scikit-learn KMeans centres (the same k-means++ start as kmeans_knn)."""
+    scikit-learn KMeans centres (from kmeans_knn's k-means++ start)."""
 
     name = "sklearn_knn"
     reads = ("embeddings",)
@@ -89,10 +89,11 @@ class SklearnKNNScorer(Scorer):
         return self
 
     def _centres(self, x):
-        from sklearn.cluster import KMeans, kmeans_plusplus
+        from sklearn.cluster import KMeans
+        from methods.kmeans_knn import plusplus
         if self.metric == "cosine":
             x = x / np.linalg.norm(x, axis=1, keepdims=True)
-        start, _ = kmeans_plusplus(x, self.n_centres, random_state=self.seed)
+        start = plusplus(x, self.n_centres, self.seed)  # the same start as kmeans_knn's
         return KMeans(self.n_centres, init=start, n_init=1, algorithm="lloyd").fit(x).cluster_centers_
 
     def score(self, test: Bundle) -> np.ndarray:

@@ -8,7 +8,7 @@ from sklearn.neighbors import NearestNeighbors
 from core.errors import DataError
 from core.plugins import PluginError
 from methods import Bundle, get_scorer
-from methods.kmeans_knn import kmeans
+from methods.kmeans_knn import kmeans, plusplus
 from methods.mahalanobis import covariance
 from methods.smote_knn import smote
 
@@ -91,13 +91,22 @@ def test_kmeans_equals_scikit_learn_from_the_same_start():
     np.testing.assert_allclose(kmeans(x, start), reference, rtol=1e-5, atol=1e-5)
 
 
+def test_plusplus_draws_distinct_spread_out_reproducible_centres():
+    rng = np.random.default_rng(6)
+    blobs = np.concatenate([rng.normal(size=(50, 4)) * 0.05 + 10 * i for i in range(4)])
+    start = plusplus(blobs, 4, seed=1)
+    np.testing.assert_array_equal(start, plusplus(blobs, 4, seed=1))
+    assert sorted(np.round(start.mean(1) / 10).astype(int)) == [0, 1, 2, 3]  # one centre in each far-apart blob
+    assert all(any(np.array_equal(c, p) for p in blobs) for c in start)  # starting centres are data points
+
+
 def test_kmeans_knn_banks_centres_and_every_target_clip(shifted):
     train, domain, test = shifted
     scorer = get_scorer("kmeans_knn", n_centres=8, metric="l2").fit(_bundle(train, domain))
     sizes = sorted(b.size for b in scorer.banks_)
     assert sizes == [6, 8]
     source = train[domain == "source"]
-    start, _ = kmeans_plusplus(source.astype(np.float64), 8, random_state=0)
+    start = plusplus(source, 8, seed=0)
     centres = KMeans(8, init=start, n_init=1, algorithm="lloyd").fit(source.astype(np.float64)).cluster_centers_
     expected = np.minimum(_sk_knn(centres, test, 1, "euclidean"), _sk_knn(train[domain == "target"], test, 1, "euclidean"))
     np.testing.assert_allclose(scorer.score(_bundle(test)), expected, rtol=1e-4, atol=1e-4)

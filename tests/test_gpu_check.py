@@ -25,6 +25,7 @@ def test_the_dry_run_goes_through_every_step_and_writes_the_labelled_results(tmp
     assert {"gpu", "driver", "cuda", "torch", "faiss", "neighbour_search"} <= set(report["environment"])
     kinds = [t["target"] for t in report["targets"]]
     assert any(k.startswith("all five scorers") for k in kinds) and any(k.startswith("training at least 3x") for k in kinds)
+    assert any(k.startswith("all six domain-aware scorers") for k in kinds)
     assert {k.split()[0] for k in kinds if " 50x " in k} == {"knn", "lof"}
     page = (tmp_path / "SPEED-dry-run-cpu.md").read_text()
     assert page.startswith("# Speed on CPU (dry run), driver") and "| knn(k=5, metric=cosine) | cpu (torch) | 32 |" in page
