@@ -109,8 +109,7 @@ def cmd_evaluate(args) -> None:
         if isinstance(value, float):
             print(f"{key}: {100 * value:.2f} %")
     if args.json:
-        write_text(args.json, json.dumps({k: v for k, v in result.items() if k != "per_section"} |
-                                         {"per_section": result["per_section"]}, indent=1, default=float))
+        write_text(args.json, json.dumps(result, indent=1, default=float))
         print(f"wrote {args.json}")
 
 

@@ -58,23 +58,21 @@ def detect(files: list[tuple[str, str, str, Path]], root: Path) -> TaskYear:
     if len(schemes) > 1:
         raise DataError(f"{root}: names of 2020 (machine IDs) and of 2021 on (sections) are mixed; keep one year "
                         "per data folder")
-    fits = []
-    for name, cls in available().items():
-        task = cls()
+    sections = {c.section for c in parsed if c}
+    split_test = bool(folders & {"source_test", "target_test"})  # 2021 only
+    concealed = any(p.stem.endswith("_noAttribute") for _, _, _, p in files)  # 2024 only
+    extras = "supplemental" in folders or any(p.name.endswith("_.wav") for _, _, _, p in files)  # 2025 only
+
+    def fits_year(task: TaskYear) -> bool:
         if (task.scheme == "2020") != (schemes == {"2020"}) or not types <= set(task.all_types()):
-            continue
-        if (task.year == 2021) != bool(folders & {"source_test", "target_test"}):
-            continue
-        sections = {c.section for c in parsed if c}
-        if task.year >= 2022 and not sections <= {s for ss in task.all_types().values() for s in ss}:
-            continue
-        attributes = [p.stem.rsplit("_", 1)[-1] for _, _, f, p in files if f == "train"]
-        if task.year in (2023, 2024, 2025):
-            if ("noAttribute" in attributes) and task.year != 2024:
-                continue
-            if ("supplemental" in folders or any(p.name.endswith("_.wav") for _, _, _, p in files)) != task.supplemental:
-                continue
-        fits.append(task)
+            return False
+        if task.year < 2021:
+            return True
+        known_sections = {s for ss in task.all_types().values() for s in ss}
+        return (sections <= known_sections and (task.year == 2021) == split_test
+                and (not concealed or task.concealed == "noAttribute") and extras == task.supplemental)
+
+    fits = [task for task in (cls() for cls in available().values()) if fits_year(task)]
     if len(fits) != 1:
         which = ", ".join(t.name for t in fits) if fits else "no single year"
         raise DataError(f"{root}: the machine types {', '.join(sorted(types))} and names fit {which}; "
