@@ -269,8 +269,9 @@ def cmd_tasks(args) -> None:
     rows = []
     for name, cls in TASKS.available().items():
         task = cls()
+        about = (cls.__doc__ or sys.modules[cls.__module__].__doc__ or "-").strip().splitlines()[0]
         rows.append([name, cls.__module__, ", ".join(task.dev_types), ", ".join(t for t in task.eval_types if t not in task.dev_types)
-                     or "(same)", task.aux_label, (cls.__doc__ or "").strip().splitlines()[0]])
+                     or "(same)", task.aux_label, about])
     print(tabulate(rows, headers=["task", "module", "development types", "evaluation-only types", "classifier target",
                                   "what it is"], tablefmt="github"))
 

@@ -27,6 +27,14 @@ def micro(tmp_path_factory):
         del generate.PRESETS["micro"]
 
 
+def test_bench_tasks_lists_every_year(capsys):
+    main(["tasks"])
+    out = capsys.readouterr().out
+    for year in ("dcase2020",) + YEARS:
+        assert f"| {year} " in out
+    assert "first shot; the evaluation machine types never appear in development" in out and "bandsaw" in out
+
+
 def test_names_parse_every_years_grammar():
     clip = names.parse("anomaly_id_02_00000012.wav")
     assert (clip.scheme, clip.section, clip.domain, clip.label) == ("2020", "02", "source", 1)
