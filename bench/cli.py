@@ -25,7 +25,7 @@ def cmd_data_check(args) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         task, table = load_clips(args.dir, args.task, ground_truth_path=args.ground_truth, skip_bad=True,
-                                 aux_label=args.aux_label, supplemental=None)
+                                 aux_label=args.aux_label, supplemental=True if args.supplemental else None)
     print(f"{task.name}: {len(table)} clips")
     print(tabulate(clip_counts(table).reset_index(), headers="keys", tablefmt="github", showindex=False, disable_numparse=True))
     target = "machine type, ID" if task.scheme == "2020" else (
