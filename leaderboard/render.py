@@ -47,9 +47,18 @@ def latest(results: pd.DataFrame) -> pd.DataFrame:
     return out.assign(method=out.method + " @ " + out.embedder) if out.embedder.nunique() > 1 else out
 
 
+BASELINE_YEARS_2023 = ("dcase2023", "dcase2024", "dcase2025")  # the years nttcslab/dcase2023_task2_baseline_ae serves
+
+
 def is_reference(row) -> bool:
-    """The official baseline's row: the DCASE 2020 autoencoder's own score."""
-    return str(row.embedder).startswith("ae2020") and row.scorer == "mse"
+    """An official baseline's row: the DCASE 2020 autoencoder's MSE score; for 2023-2025 the 2023 autoencoder's MSE
+    and selective Mahalanobis scores."""
+    embedder, task = str(row.embedder), getattr(row, "task", "dcase2020")
+    if task == "dcase2020":
+        return embedder.startswith("ae2020") and row.scorer == "mse"
+    if task not in BASELINE_YEARS_2023 or not embedder.startswith("ae2023"):
+        return False
+    return row.scorer == ("block_norm" if "output=whitened" in embedder else "mse")
 
 
 def _mean_std(values: list[float]) -> str:
@@ -166,6 +175,10 @@ def _task_year_section(task, split: str, part: pd.DataFrame, scores: pd.DataFram
     """One DCASE 2021+ year and split: one row per method, sorted by the year's official score; the columns of the
     DCASE result pages per machine type, and the evaluators' jackknife CI95 (2022 on)."""
     body = []
+    references = sorted((m for m, g in part.groupby("method") if m != SELECT and is_reference(g.iloc[0])),
+                        key=lambda m: part[part.method == m].scorer.iloc[0] != "mse")  # MSE first: baseline.yaml's default
+    baseline = None if not references else np.mean([official.official_score(r, task.score)["official_score"]
+                                                    for _, r in part[part.method == references[0]].groupby("seed")])
     for method, g in part.groupby("method"):
         per_seed = {seed: r for seed, r in g.groupby("seed")}
         figures = [official.official_score(r, task.score) for r in per_seed.values()]
@@ -180,7 +193,10 @@ def _task_year_section(task, split: str, part: pd.DataFrame, scores: pd.DataFram
         type_cells = {t: " / ".join(_pct(np.mean([ty[t][k] for ty in types])) for k in types[0][t]) for t in types[0]}
         parts = ("hmean_source", "hmean_target", "hmean_pauc") if task.score == "domain" else (
             "hmean_auc", "hmean_source", "hmean_target", "hmean_pauc")
-        body.append((mean("official_score"), [method, _mean_std([f["official_score"] for f in figures]), boot, ci,
+        versus = [] if baseline is None else ["-" if method == references[0] else
+                                              f"{100 * (mean('official_score') - baseline):+.2f}"]
+        body.append((mean("official_score"), [method + (" (official baseline)" if method in references else ""),
+                                              _mean_std([f["official_score"] for f in figures]), *versus, boot, ci,
                                               *(_pct(mean(k)) for k in parts), *type_cells.values(),
                                               *(["-", "-"] if method == SELECT else
                                                 [f"{g.fit_seconds.sum() / len(figures):.3g}", f"{g.score_seconds.sum() / len(figures):.3g}"]),
@@ -190,7 +206,7 @@ def _task_year_section(task, split: str, part: pd.DataFrame, scores: pd.DataFram
     kinds = next(iter(per_type.values()))
     label = {"auc": "AUC", "pauc": "pAUC", "auc_source": "AUC-s", "auc_target": "AUC-t", "pauc_source": "pAUC-s",
              "pauc_target": "pAUC-t"}
-    headers = (["method", "official score", "CI95 (bootstrap)", "official CI95"] + (["hmean AUC-source", "hmean AUC-target", "hmean pAUC"]
+    headers = (["method", "official score"] + (["vs baseline"] if references else []) + ["CI95 (bootstrap)", "official CI95"] + (["hmean AUC-source", "hmean AUC-target", "hmean pAUC"]
                if task.score == "domain" else ["hmean AUC", "hmean AUC (source clips)", "hmean AUC (target clips)",
                                                "hmean pAUC"])
                + [f"{t} {' / '.join(label[k] for k in kinds)}" for t in per_type] + ["fit s", "score s", "device"])
@@ -212,6 +228,10 @@ def _task_year_section(task, split: str, part: pd.DataFrame, scores: pd.DataFram
                 "textbook jackknife's, so it is shown because the result pages show it, not as a measure of doubt"
                 if task.score == "domain" else "") + ".", "",
              _table([r for _, r in body], headers), ""]
+    if references:
+        lines += [f"Reference rows: {', '.join(f'**{m}**' for m in references)}, the official {task.name[-4:]} baseline "
+                  "autoencoder (nttcslab/dcase2023_task2_baseline_ae) trained by this harness on the same data; "
+                  f"`vs baseline` is every method's official score minus that of **{references[0]}**.", ""]
     return lines
 
 

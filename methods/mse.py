@@ -6,7 +6,7 @@ from methods.registry import register
 
 @register
 class MSEScorer(Scorer):
-    """Mean of the embedding: on `ae2020`'s reconstruction-error profile, the DCASE baseline's MSE score."""
+    """Mean of the embedding: on the reconstruction-error profile of `ae2020` or `ae2023`, the DCASE baselines' MSE score."""
 
     name = "mse"
     reads = ("embeddings",)

@@ -1,12 +1,16 @@
-"""The DCASE 2020 baseline autoencoder (`ae2020`) and the `mse` scorer, against hand-derived values."""
+"""The DCASE baseline autoencoders (`ae2020`, `ae2023`) and their scorers (`mse`, `block_norm`), against
+hand-derived values and plain NumPy."""
 import sys
 
 import numpy as np
 import pytest
 import torch
 
+from dcase import generate
+from dcase.reader import load_clips
 from embeddings.embedders import get_embedder
-from embeddings.embedders.autoencoder import DenseAutoencoder, frame_vectors, log_mel, train_autoencoder
+from embeddings.embedders.autoencoder import (DenseAutoencoder, frame_vectors, log_mel, train_autoencoder,
+                                              validation_split)
 from embeddings.features import read_wav
 from methods import Bundle, get_scorer
 
@@ -33,15 +37,89 @@ def test_the_autoencoder_has_the_baseline_layers():
     linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
     assert [(l.in_features, l.out_features) for l in linears] == [
         (320, 128), (128, 128), (128, 128), (128, 128), (128, 8), (8, 128), (128, 128), (128, 128), (128, 128), (128, 320)]
-    assert sum(isinstance(m, torch.nn.BatchNorm1d) for m in model.modules()) == 9
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+    # Keras' defaults, which both baselines use: keep 0.99 of the running statistics, eps 1e-3
+    assert len(norms) == 9 and all(m.momentum == 0.01 and m.eps == 1e-3 for m in norms)
     assert sum(isinstance(m, torch.nn.ReLU) for m in model.modules()) == 9
 
 
 def test_training_reduces_the_loss():
     rng = torch.Generator().manual_seed(0)
     low_rank = torch.randn(3000, 4, generator=rng) @ torch.randn(4, 320, generator=rng)
-    _, log = train_autoencoder(low_rank, epochs=8, batch_size=256, lr=1e-3, seed=0)
+    fit, held = validation_split(len(low_rank), seed=0, shuffled=True)
+    _, log = train_autoencoder(low_rank[fit], low_rank[held], epochs=8, batch_size=256, lr=1e-3, seed=0)
     assert log[-1]["loss"] < 0.5 * log[0]["loss"] and np.isfinite(log[-1]["val_loss"])
+
+
+def test_validation_split_holds_out_the_last_or_a_random_tenth():
+    fit, held = validation_split(25, seed=0, shuffled=False)  # Keras: the first int(0.9 n) vectors fit
+    assert fit.tolist() == list(range(22)) and held.tolist() == [22, 23, 24]
+    fit, held = validation_split(25, seed=0, shuffled=True)  # scikit-learn's test_size=0.1: ceil(2.5) = 3 held out
+    assert len(held) == 3 and sorted(fit.tolist() + held.tolist()) == list(range(25)) and held.tolist() != [22, 23, 24]
+    assert validation_split(25, seed=0, shuffled=True)[1].tolist() == held.tolist()
+
+
+def test_block_norm_is_the_smallest_squared_block_norm():
+    x = np.array([[3.0, 4.0, 1.0, 0.0], [0.0, 0.0, 2.0, 2.0]])  # blocks: (3, 4) | (1, 0) and (0, 0) | (2, 2)
+    bundle = Bundle(x.astype(np.float32), np.zeros((2, 0), np.float32), np.zeros(2))
+    assert get_scorer("block_norm").fit(bundle).score(bundle).tolist() == [1.0, 0.0]
+    assert get_scorer("block_norm", combine="mean").fit(bundle).score(bundle).tolist() == [13.0, 4.0]
+    assert get_scorer("block_norm", blocks=1).fit(bundle).score(bundle).tolist() == [26.0, 8.0]
+    with pytest.raises(Exception, match="3 equal blocks"):
+        get_scorer("block_norm", blocks=3).fit(bundle)
+
+
+@pytest.fixture(scope="module")
+def fan_2023(tmp_path_factory):
+    """One machine type of a generated DCASE 2023 set: 1 s clips, 6 source and 3 target training clips."""
+    generate.PRESETS["ae"] = generate.Preset(seconds=1.0, source_train=6, target_train=3, test_per_cell=2)
+    try:
+        root = generate.generate(tmp_path_factory.mktemp("ae2023") / "data", "dcase2023", "ae", seed=0, workers=2)
+    finally:
+        del generate.PRESETS["ae"]
+    table = load_clips(root, task="dcase2023")[1]
+    return table[table.machine_type == "fan"].reset_index(drop=True)
+
+
+def test_ae2023_selective_mahalanobis_equals_the_baselines_quadratic_form(fan_2023, tmp_path, monkeypatch):
+    import embeddings.embedders.autoencoder as ae
+    table, trained = fan_2023, []
+    real_train = ae.train_autoencoder
+
+    def keep(*args, **kwargs):
+        trained.append(real_train(*args, **kwargs)[0])
+        return trained[-1], []
+    monkeypatch.setattr(ae, "train_autoencoder", keep)
+    error = get_embedder("ae2023", epochs=2).build(table, tmp_path)
+    whitened = get_embedder("ae2023", epochs=2, output="whitened").build(table, tmp_path)
+    assert len(trained) == 1, "the second output must reuse the trained model"
+    assert error.embeddings.shape == (len(table), 640) and whitened.embeddings.shape == (len(table), 256)
+    model = trained[0]
+
+    clips = [frame_vectors(log_mel(torch.from_numpy(read_wav(p)), 128)).numpy().astype(np.float64) for p in table.path]
+    train = np.flatnonzero(table.split == "train")
+    vectors = np.concatenate([clips[i] for i in train])
+    domain = np.repeat(table.domain.to_numpy()[train], [len(clips[i]) for i in train])
+    fit = validation_split(len(vectors), seed=0, shuffled=True)[0].numpy()
+
+    def recon(x):
+        with torch.no_grad():
+            return model(torch.from_numpy(x).float()).double().numpy()
+    precisions = {}
+    for d in ("source", "target"):  # per domain: scatter of the frame differences over (vectors - 1)
+        v = vectors[fit][domain[fit] == d]
+        rows = (v - recon(v)).reshape(-1, 128)
+        rows = rows - rows.mean(0)
+        precisions[d] = np.linalg.inv(rows.T @ rows / (len(v) - 1))
+    mse = get_scorer("mse").score(Bundle(error.embeddings, error.logits, np.zeros(len(table))))
+    mahala = get_scorer("block_norm").fit(Bundle(whitened.embeddings, whitened.logits, np.zeros(len(table)))).score(
+        Bundle(whitened.embeddings, whitened.logits, np.zeros(len(table))))
+    for i in (0, len(table) // 2, len(table) - 1):
+        delta = (recon(clips[i]) - clips[i]).reshape(-1, 128)  # recon minus input, one row per frame of each vector
+        # the baseline's form: the mean over every (row, row) entry of delta P delta^T, the smaller domain
+        expected = min(np.mean(delta @ p @ delta.T) for p in precisions.values())
+        assert mahala[i] == pytest.approx(expected, rel=1e-3)
+        assert mse[i] == pytest.approx(np.mean(delta ** 2), rel=1e-4)
 
 
 @pytest.mark.slow

@@ -149,3 +149,26 @@ def test_select_reports_each_types_best_development_method_on_evaluation(tmp_pat
     # official score of the picks on eval: fan a (0.7 x3), pump b (0.65 x3), drone b (0.55 x3)
     expected = 9 / (3 / 0.7 + 3 / 0.65 + 3 / 0.55)
     assert f"| {100 * expected:.2f} " in select_row
+
+
+def test_the_2023_baseline_rows_are_marked_and_every_method_shows_its_official_score_difference(tmp_path):
+    from leaderboard.render import render
+    rows = []
+    for embedder, method, auc in (("arcface", "knn", 0.8), ("ae2023", "mse", 0.6),
+                                  ("ae2023(output=whitened)", "block_norm", 0.7), ("ae2023", "block_norm", 0.5)):
+        for machine_type in ("fan", "pump"):
+            for domain in ("source", "target", "all"):
+                rows.append({"run_id": f"r-{embedder}", "method": method, "task": "dcase2023", "split": "dev",
+                             "machine_type": machine_type, "section": "00", "domain": domain, "auc": auc,
+                             "pauc": auc if domain == "all" else np.nan, "precision": 0.5, "recall": 0.5, "f1": 0.5,
+                             "fit_seconds": 0.1, "score_seconds": 0.1, "device": "cpu", "dataset": "d",
+                             "embedding_key": f"k-{embedder}", "seed": 0, "embedder": embedder})
+    (tmp_path / "results").mkdir()
+    pd.DataFrame(rows).to_csv(tmp_path / "results" / "results.csv", index=False)
+    text = render(tmp_path / "results", tmp_path / "LEADERBOARD.md")
+    line = {l.split("|")[1].strip(): l for l in text.splitlines() if l.startswith("| ") and "@" in l}
+    assert set(line) == {"knn @ arcface", "mse @ ae2023 (official baseline)", "block_norm @ ae2023",
+                         "block_norm @ ae2023(output=whitened) (official baseline)"}
+    # the difference is to the MSE baseline (the baseline's default score); block_norm on MSE profiles is no baseline
+    assert "| +20.00 " in line["knn @ arcface"] and "| +10.00 " in line["block_norm @ ae2023(output=whitened) (official baseline)"]
+    assert "| -10.00 " in line["block_norm @ ae2023"] and "| - " in line["mse @ ae2023 (official baseline)"]

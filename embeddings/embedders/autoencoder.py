@@ -1,18 +1,27 @@
-"""`ae2020`: the official DCASE 2020 Task 2 baseline autoencoder, as an embedder.
+"""`ae2020` and `ae2023`: the official DCASE Task 2 baseline autoencoders, as embedders.
 
-As the baseline repository (y-kawagu/dcase2020_task2_baseline: baseline.yaml, keras_model.py, common.py)
-defines it: log-mel with 64 bands, n_fft 1024, hop 512, power 2, in dB as 10 log10(mel + eps) (librosa's
-Slaney mel filters); 5 consecutive frames concatenated into 320-dimensional vectors; a dense autoencoder
-320-128-128-128-128-8-128-128-128-128-320 with batch norm and ReLU; MSE loss, Adam, 100 epochs, batch 512, the
-last 10 % of the vectors held out for validation as Keras' validation_split does; one model per machine type.
+Both read log-mel energies as 10 log10(power mel + eps) (n_fft 1024, hop 512, power 2, librosa's Slaney mel
+filters), concatenate 5 consecutive frames into one vector per frame, and train one dense autoencoder
+d-128-128-128-128-8-128-128-128-128-d (Linear, BatchNorm with Keras' momentum 0.99 / eps 1e-3, ReLU) per machine
+type on its normal training clips: MSE loss, Adam 1e-3, 100 epochs, 10 % of the vectors held out for validation.
+- `ae2020` (y-kawagu/dcase2020_task2_baseline): 64 bands, batch 512, the last 10 % held out (Keras'
+  validation_split).
+- `ae2023` (nttcslab/dcase2023_task2_baseline_ae, also the 2024 and 2025 baseline): 128 bands, batch 256, a
+  random 10 % held out.
 
-A clip's embedding is its reconstruction-error profile: the squared error of each of the 320 dimensions,
-averaged over the clip's vectors. Its mean is the baseline's anomaly score (the `mse` scorer); the profile
-itself is what a Mahalanobis scorer over reconstruction errors reads.
+A clip's embedding with `output=error` is its reconstruction-error profile: each dimension's squared error,
+averaged over the clip's vectors; its mean (the `mse` scorer) is the baseline's MSE score. `ae2023:output=whitened`
+gives what the 2023 baseline's Mahalanobis score reads: the clip's signed reconstruction difference averaged over
+every frame of every vector (n_mels values), whitened once by the source and once by the target covariance of the
+training frames' differences. The squared norm of each half is that domain's score, and the smaller one
+(the `block_norm` scorer) is the baseline's selective Mahalanobis score.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,15 +30,18 @@ import torchaudio
 from torch import nn
 from tqdm import tqdm
 
+from core.atomic import atomic_file
+from core.errors import DataError
 from embeddings.embedders.base import Embedder
 from embeddings.embedders.registry import register
-from embeddings.features import SAMPLE_RATE, read_wav
+from embeddings.features import SAMPLE_RATE, fingerprint as data_fingerprint, read_wav
 
-EPS = sys.float_info.epsilon  # the baseline's floor inside the log
+EPS = sys.float_info.epsilon  # the baselines' floor inside the log
+OUTPUTS = ("error", "whitened")
 
 
 def log_mel(wave: torch.Tensor, n_mels: int = 64) -> torch.Tensor:
-    """(samples,) -> (n_mels, frames): the baseline's 10 log10(power mel + eps), Slaney mel scale and norm."""
+    """(samples,) -> (n_mels, frames): the baselines' 10 log10(power mel + eps), Slaney mel scale and norm."""
     mel = torchaudio.transforms.MelSpectrogram(SAMPLE_RATE, n_fft=1024, hop_length=512, n_mels=n_mels, power=2.0,
                                                mel_scale="slaney", norm="slaney", center=True, pad_mode="constant")
     return 10.0 * torch.log10(mel(wave) + EPS)
@@ -42,25 +54,36 @@ def frame_vectors(logmel: torch.Tensor, frames: int = 5) -> torch.Tensor:
 
 
 class DenseAutoencoder(nn.Module):
-    """320-128-128-128-128-8-128-128-128-128-320; every hidden layer Linear, BatchNorm, ReLU."""
+    """d-128-128-128-128-8-128-128-128-128-d; every hidden layer Linear, BatchNorm, ReLU."""
 
     def __init__(self, dim: int = 320, width: int = 128, bottleneck: int = 8):
         super().__init__()
         sizes = [dim, width, width, width, width, bottleneck, width, width, width, width]
-        hidden = [nn.Sequential(nn.Linear(a, b), nn.BatchNorm1d(b), nn.ReLU()) for a, b in zip(sizes, sizes[1:])]
+        # Keras' BatchNormalization defaults (momentum 0.99 of the old statistics, eps 1e-3), which both baselines use
+        hidden = [nn.Sequential(nn.Linear(a, b), nn.BatchNorm1d(b, eps=1e-3, momentum=0.01), nn.ReLU())
+                  for a, b in zip(sizes, sizes[1:])]
         self.net = nn.Sequential(*hidden, nn.Linear(width, dim))
 
     def forward(self, x):
         return self.net(x)
 
 
-def train_autoencoder(vectors: torch.Tensor, epochs: int, batch_size: int, lr: float, seed: int,
+def validation_split(n: int, seed: int, shuffled: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """(fit, held-out) vector indices: the last 10 % (Keras' validation_split) or a random ceil(10 %) (scikit-learn's
+    train_test_split, which the 2023 baseline calls)."""
+    if not shuffled:
+        split = int(n * 0.9)
+        return torch.arange(split), torch.arange(split, n)
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    held = -(-n // 10)
+    return order[held:].sort().values, order[:held].sort().values
+
+
+def train_autoencoder(fit: torch.Tensor, held: torch.Tensor, epochs: int, batch_size: int, lr: float, seed: int,
                       desc: str = "ae") -> tuple[DenseAutoencoder, list[dict]]:
-    """MSE training on one machine type's vectors; the last 10 % validate (Keras' validation_split)."""
+    """MSE training on one machine type's `fit` vectors; the loss on `held` is logged each epoch."""
     torch.manual_seed(seed)
-    split = int(len(vectors) * 0.9)
-    fit, held = vectors[:split], vectors[split:]
-    model = DenseAutoencoder(vectors.shape[1])
+    model = DenseAutoencoder(fit.shape[1])
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
     log = []
@@ -82,33 +105,140 @@ def train_autoencoder(vectors: torch.Tensor, epochs: int, batch_size: int, lr: f
     return model.eval(), log
 
 
-@register
-class AE2020Embedder(Embedder):
-    """The DCASE 2020 baseline autoencoder (one per machine type): each clip's reconstruction-error profile."""
+def frame_differences(model: DenseAutoencoder, vectors: torch.Tensor, n_mels: int) -> torch.Tensor:
+    """Input minus reconstruction, one row per frame of every vector: (vectors * frames, n_mels)."""
+    with torch.no_grad():
+        return (vectors - model(vectors)).reshape(-1, n_mels)
 
-    name = "ae2020"
+
+def difference_covariance(model: DenseAutoencoder, vectors: torch.Tensor, n_mels: int) -> torch.Tensor:
+    """The 2023 baseline's covariance of frame differences: their scatter about the mean, divided by the number of
+    *vectors* minus one (so about frames x the per-frame covariance). The baseline centres each batch of 256 vectors
+    on its own mean; one mean over all of them differs by the scatter of those batch means."""
+    diff = frame_differences(model, vectors, n_mels).double()
+    centred = diff - diff.mean(0)
+    return centred.T @ centred / (len(vectors) - 1)
+
+
+class BaselineAutoencoder(Embedder):
+    """One autoencoder per machine type, trained on its training clips; the trained models are kept under
+    `<cache>/models/` so another `output` of the same training reuses them."""
+
     trains = True
+    shuffled_validation = False
+    outputs: tuple[str, ...] = ("error",)
 
-    def __init__(self, epochs: int = 100, batch_size: int = 512, lr: float = 1e-3, n_mels: int = 64, frames: int = 5,
-                 device: str = "cpu"):
+    def __init__(self, epochs: int, batch_size: int, lr: float, n_mels: int, frames: int, output: str, device: str):
         super().__init__(device)
+        if output not in self.outputs:
+            raise ValueError(f"{self.name}: output={output!r}; choose one of {', '.join(self.outputs)}")
         self.epochs, self.batch_size, self.lr, self.n_mels, self.frames = epochs, batch_size, lr, n_mels, frames
+        self.output = output
+        self.models_root: Path | None = None
 
     def fingerprint(self) -> str:
-        return "ae2020-v1"  # trained here: the weights follow from this code, the options, the data and the seed
+        return f"{self.name}-v2"  # trained here: the weights follow from this code, the options, the data and the seed
+
+    def build(self, table, cache_root, seed=0, overrides=None):
+        self.models_root = Path(cache_root) / "models"
+        return super().build(table, cache_root, seed, overrides)
+
+    def model_path(self, table: pd.DataFrame, machine_type: str) -> Path | None:
+        if self.models_root is None:
+            return None
+        training = {k: v for k, v in self.options().items() if k != "output"}
+        key = json.dumps([self.fingerprint(), training, self.seed, data_fingerprint(table), machine_type],
+                         sort_keys=True, default=str)
+        return self.models_root / f"{self.name}-{machine_type}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
+
+    def trained(self, table: pd.DataFrame, machine_type: str, vectors: torch.Tensor, is_target: np.ndarray) -> dict:
+        """The type's model (and, for `ae2023`, its frame-difference covariance per domain), from disk or trained."""
+        path = self.model_path(table, machine_type)
+        if path is not None and path.is_file():
+            saved = torch.load(path, weights_only=True)
+            model = DenseAutoencoder(vectors.shape[1])
+            model.load_state_dict(saved.pop("model"))
+            return {"model": model.eval(), **saved}
+        fit, held = validation_split(len(vectors), self.seed, self.shuffled_validation)
+        model, log = train_autoencoder(vectors[fit], vectors[held], self.epochs, self.batch_size, self.lr, self.seed,
+                                       desc=f"{self.name} {machine_type}")
+        state = {"model": model, "log": log, **self.statistics(model, vectors[fit], is_target[fit.numpy()],
+                                                                 machine_type)}
+        if path is not None:
+            with atomic_file(path) as tmp:
+                torch.save({**state, "model": model.state_dict()}, tmp)
+        return state
+
+    def statistics(self, model, fit_vectors, fit_is_target, machine_type) -> dict:
+        return {}
+
+    def clip_output(self, state: dict, vectors: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return ((vectors - state["model"](vectors)) ** 2).mean(0)
 
     def embed(self, table: pd.DataFrame):
-        vectors = [frame_vectors(log_mel(torch.from_numpy(read_wav(p)), self.n_mels), self.frames)
-                   for p in tqdm(table.path, desc="ae2020 features", unit="clip", leave=False)]
-        out = np.zeros((len(table), self.n_mels * self.frames), np.float32)
+        clips = [frame_vectors(log_mel(torch.from_numpy(read_wav(p)), self.n_mels), self.frames)
+                 for p in tqdm(table.path, desc=f"{self.name} features", unit="clip", leave=False)]
+        out = None
         self.logs = {}
         for machine_type in sorted(table.machine_type.unique()):
             rows = np.flatnonzero((table.machine_type == machine_type).to_numpy())
             train_rows = rows[(table.split.to_numpy()[rows] == "train")]
-            model, self.logs[machine_type] = train_autoencoder(
-                torch.cat([vectors[i] for i in train_rows]), self.epochs, self.batch_size, self.lr, self.seed,
-                desc=f"ae2020 {machine_type}")
-            with torch.no_grad():
-                for i in rows:
-                    out[i] = ((vectors[i] - model(vectors[i])) ** 2).mean(0).numpy()
+            vectors = torch.cat([clips[i] for i in train_rows])
+            is_target = np.repeat((table.domain.to_numpy()[train_rows] == "target"), [len(clips[i]) for i in train_rows])
+            state = self.trained(table, machine_type, vectors, is_target)
+            self.logs[machine_type] = state.get("log", [])
+            for i in rows:
+                row = self.clip_output(state, clips[i]).numpy()
+                if out is None:
+                    out = np.zeros((len(table), len(row)), np.float32)
+                out[i] = row
         return out, None
+
+
+@register
+class AE2020Embedder(BaselineAutoencoder):
+    """The DCASE 2020 baseline autoencoder (one per machine type): each clip's reconstruction-error profile."""
+
+    name = "ae2020"
+
+    def __init__(self, epochs: int = 100, batch_size: int = 512, lr: float = 1e-3, n_mels: int = 64, frames: int = 5,
+                 device: str = "cpu"):
+        super().__init__(epochs, batch_size, lr, n_mels, frames, "error", device)
+
+
+@register
+class AE2023Embedder(BaselineAutoencoder):
+    """The DCASE 2023-2025 baseline autoencoder: output=error for its MSE score, output=whitened for its selective
+    Mahalanobis score (the `block_norm` scorer)."""
+
+    name = "ae2023"
+    shuffled_validation = True
+    outputs = OUTPUTS
+
+    def __init__(self, epochs: int = 100, batch_size: int = 256, lr: float = 1e-3, n_mels: int = 128, frames: int = 5,
+                 output: str = "error", device: str = "cpu"):
+        super().__init__(epochs, batch_size, lr, n_mels, frames, output, device)
+
+    def statistics(self, model, fit_vectors, fit_is_target, machine_type) -> dict:
+        """Each domain's covariance factor; a type without target training clips uses the source one for both, as
+        the baseline does."""
+        factors = {}
+        for domain, mask in (("source", ~fit_is_target), ("target", fit_is_target)):
+            if mask.sum() < 2:
+                factors[domain] = factors["source"]
+                continue
+            cov = difference_covariance(model, fit_vectors[torch.from_numpy(mask)], self.n_mels)
+            factor, info = torch.linalg.cholesky_ex(cov)
+            if int(info):
+                raise DataError(f"{machine_type}: the covariance of the {domain} training clips' reconstruction "
+                                f"differences is singular ({int(mask.sum())} vectors); add training clips")
+            factors[domain] = factor
+        return {"factor_source": factors["source"], "factor_target": factors["target"]}
+
+    def clip_output(self, state: dict, vectors: torch.Tensor) -> torch.Tensor:
+        if self.output == "error":
+            return super().clip_output(state, vectors)
+        mean = frame_differences(state["model"], vectors, self.n_mels).double().mean(0)[:, None]
+        return torch.cat([torch.linalg.solve_triangular(state[f"factor_{d}"], mean, upper=False)[:, 0]
+                          for d in ("source", "target")])
