@@ -22,6 +22,8 @@ run: install
 	$(BIN)/bench run --seeds 0,1,2
 	$(BIN)/bench run --embedder ae2020 --methods mse
 	$(BIN)/bench run --task dcase2023 --methods $(METHODS_2023)
+	$(BIN)/bench run --task dcase2023 --embedder ae2023 --methods mse
+	$(BIN)/bench run --task dcase2023 --embedder ae2023:output=whitened --methods block_norm
 
 test: install
 	$(BIN)/python -m pytest -q

@@ -125,20 +125,38 @@ def split_bundles(cache: EmbeddingCache, split: str):
     return groups, names, trains, tests
 
 
-def score_split(name: str, options: dict, cache: EmbeddingCache, split: str, device: str):
-    """Fit on each section's normal training clips, score its test clips; also a held-out decision threshold each."""
+@dataclass
+class SplitWork:
+    """Every bundle a split's scoring reads, built once and handed to each method, so scorers can share work
+    through them (`Bundle.shared`): each section's training and test clips, and the 90 % / 10 % fold of its
+    training clips that sets the decision threshold."""
+    groups: list
+    trains: list[Bundle]
+    tests: list[Bundle]
+    kept: list[Bundle]
+    held: list[Bundle]
+
+
+def split_work(cache: EmbeddingCache, split: str) -> SplitWork:
     groups, names, trains, tests = split_bundles(cache, split)
-    scorer = get_scorer(name, device, **options)
-    scores, fit_s, score_s = fit_and_score(scorer, trains, tests, device)
-    scorer.close()
-    # threshold from normal clips the scorer has not seen: fit on 90% of each section's training clips, score the rest
     rng = np.random.default_rng(0)
     folds = [rng.permutation(g[2]) for g in groups]
-    held = get_scorer(name, device, **options).fit_many(
-        [bundle(cache, f[len(f) // 10:], f"{n} training clips (90% kept to set the decision threshold)") for n, f in zip(names, folds)])
-    thresholds = [np.quantile(s, DECISION_QUANTILE) for s in held.score_many(
-        [bundle(cache, f[: max(len(f) // 10, 1)], f"{n} held-out training clips") for n, f in zip(names, folds)])]
+    kept = [bundle(cache, f[len(f) // 10:], f"{n} training clips (90% kept to set the decision threshold)")
+            for n, f in zip(names, folds)]
+    held = [bundle(cache, f[: max(len(f) // 10, 1)], f"{n} held-out training clips") for n, f in zip(names, folds)]
+    return SplitWork(groups, trains, tests, kept, held)
+
+
+def score_split(name: str, options: dict, work: SplitWork, device: str):
+    """Fit on each section's normal training clips, score its test clips; also a held-out decision threshold each."""
+    scorer = get_scorer(name, device, **options)
+    scores, fit_s, score_s = fit_and_score(scorer, work.trains, work.tests, device)
+    scorer.close()
+    # threshold from normal clips the scorer has not seen: fit on 90% of each section's training clips, score the rest
+    held = get_scorer(name, device, **options).fit_many(work.kept)
+    thresholds = [np.quantile(s, DECISION_QUANTILE) for s in held.score_many(work.held)]
     held.close()
+    groups = work.groups
     return groups, scores, thresholds, fit_s / len(groups), score_s / len(groups)
 
 
@@ -189,12 +207,13 @@ def run(config: RunConfig) -> pd.DataFrame:
                           "read embeddings (`bench methods`)")
     for seed, cache in caches.items():
         splits = [s for s in ("dev", "eval") if (cache.clips.split == s).any()]
+        work = {split: split_work(cache, split) for split in splits}
         for name, options in tqdm(applicable, desc=f"score (seed {seed})", unit="method"):
             method = label(name, options)
             rows, per_clip = [], []
             for split in splits:
                 try:
-                    groups, scores, thresholds, fit_s, score_s = score_split(name, options, cache, split, device)
+                    groups, scores, thresholds, fit_s, score_s = score_split(name, options, work[split], device)
                 except DataError:
                     raise
                 except Exception as exc:

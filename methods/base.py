@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+import itertools
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
@@ -21,6 +22,10 @@ class Bundle:
     name: str = "clips"              # what error messages call it, e.g. "fan section 00 training clips"
     n_classes: np.ndarray | int = 1  # the section's number of classes (section x attribute combinations)
     domain: np.ndarray | None = None  # (N,) source / target / unknown: what domain-aware scorers weigh by
+    # work scorers share across option values while the bundle lives (neighbour banks, their searches), keyed by what
+    # it depends on; `uid` tells bundles apart in those keys
+    shared: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    uid: int = field(default_factory=itertools.count().__next__, init=False, repr=False, compare=False)
 
 
 def _all_finite(x: np.ndarray) -> bool:

@@ -13,20 +13,31 @@ NORMALIZE = (None, "ratio", "difference")
 
 class Bank:
     """One memory bank: an exact index over its embeddings and, for density normalisation, each member's mean
-    distance to its `density_k` nearest other members."""
+    distance to its `density_k` nearest other members (computed once per `density_k`)."""
 
-    def __init__(self, embeddings: np.ndarray, metric: str, device: str, name: str, density_k: int | None):
+    def __init__(self, embeddings: np.ndarray, metric: str, device: str, name: str):
         self.size = len(embeddings)
         self.index = flat_index(embeddings, metric, device, name=name)
-        self.density = None
-        if density_k:
+        self.densities: dict[int, np.ndarray] = {}
+
+    def density(self, density_k: int) -> np.ndarray:
+        if density_k not in self.densities:
             k = min(density_k + 1, self.size)  # each member finds itself first
             dist, _ = self.index.search_self(k)
-            self.density = dist[:, 1:].mean(1) if k > 1 else np.zeros(self.size)
+            self.densities[density_k] = dist[:, 1:].mean(1) if k > 1 else np.zeros(self.size)
+        return self.densities[density_k]
+
+
+def shared(bundle: Bundle, key: tuple, make):
+    """`make()`, computed once per bundle and key: the work option values have in common."""
+    if key not in bundle.shared:
+        bundle.shared[key] = make()
+    return bundle.shared[key]
 
 
 class NeighbourScorer(Scorer):
-    """Shared by the kNN family: `banks_of` says which embeddings form which bank; scoring is the same for all."""
+    """Shared by the kNN family: `bank_change` and `changed_bank` say how a scorer alters a domain's bank; indexes,
+    densities and searches are shared through the bundles by every scorer that needs the same bank."""
 
     reads = ("embeddings",)
     checks_finite = ("embeddings",)  # by the index, from its row norms
@@ -46,31 +57,55 @@ class NeighbourScorer(Scorer):
     def min_train_clips(self) -> int:
         return self.k
 
-    def banks_of(self, train: Bundle) -> dict[str, np.ndarray]:
+    def domain_banks(self, train: Bundle) -> dict[str, np.ndarray]:
         """Bank name -> embeddings: one per domain of the training clips (a single one without domains)."""
         if train.domain is None or self.combine == "pooled":
             return {"all": train.embeddings}
-        return {d: train.embeddings[train.domain == d] for d in sorted(set(train.domain))}
+        return {d: x for d in sorted(set(train.domain)) if len(x := train.embeddings[train.domain == d])}
+
+    def bank_change(self, name: str, banks: dict[str, np.ndarray]) -> tuple | None:
+        """A hashable description of how this scorer changes bank `name`, or None to keep it as it is."""
+        return None
+
+    def changed_bank(self, name: str, banks: dict[str, np.ndarray]) -> np.ndarray:
+        raise NotImplementedError
 
     def fit(self, train: Bundle):
-        density_k = self.density_k if self.normalize else None
-        banks = {name: x for name, x in self.banks_of(train).items() if len(x)}
-        where = (lambda name: f"{train.name} ({name} bank)") if len(banks) > 1 else (lambda name: train.name)
-        self.banks_ = [Bank(x, self.metric, self.device, f"{where(name)}: embeddings", density_k) for name, x in banks.items()]
-        if self.normalize and any(b.size < 2 for b in self.banks_):
+        banks = self.domain_banks(train)
+        self.banks_ = [self._bank(train, banks, name, f"{train.name} ({name} bank)" if len(banks) > 1 else train.name)
+                       for name in banks]
+        if self.normalize and any(b.size < 2 for _, b in self.banks_):
             raise DataError(f"{train.name}: a memory bank of one clip has no neighbour to normalise by; use "
                             "combine=pooled, or drop normalize")
         return self
 
+    def _bank(self, train: Bundle, banks: dict[str, np.ndarray], name: str, where: str) -> tuple[tuple, Bank]:
+        """(key, bank): built once per training bundle for every scorer that changes bank `name` the same way."""
+        change = self.bank_change(name, banks)
+
+        def make():
+            members = banks[name] if change is None else self.changed_bank(name, banks)
+            return Bank(members, self.metric, self.device, f"{where}: embeddings")
+        key = ("bank", train.uid, name, self.combine == "pooled", change, self.metric, self.device)
+        return key, shared(train, key, make)
+
+    def nearest(self, key: tuple, bank: Bank, test: Bundle, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The k nearest bank members of each test clip, from the widest search of this bank run on `test` so far
+        (its first k columns, sorted nearest first, are the k nearest)."""
+        widest = test.shared.get(("search", key))
+        if widest is None or widest[0].shape[1] < k:
+            widest = test.shared[("search", key)] = bank.index.search(test.embeddings, k, f"{test.name}: embeddings")
+        return widest[0][:, :k], widest[1][:, :k]
+
     def score(self, test: Bundle) -> np.ndarray:
         per_bank = []
-        for bank in self.banks_:
+        for key, bank in self.banks_:
             # a bank smaller than k (a target domain of 3 clips) contributes all its clips
-            dist, idx = bank.index.search(test.embeddings, min(self.k, bank.size), f"{test.name}: embeddings")
+            dist, idx = self.nearest(key, bank, test, min(self.k, bank.size))
             if self.normalize == "ratio":
-                dist = dist / np.maximum(bank.density[idx], 1e-12)
+                dist = dist / np.maximum(bank.density(self.density_k)[idx], 1e-12)
             elif self.normalize == "difference":
-                dist = dist - bank.density[idx]
+                dist = dist - bank.density(self.density_k)[idx]
             per_bank.append(dist.mean(1) if self.aggregate == "mean" else dist[:, -1])
         per_bank = np.stack(per_bank)
         return per_bank.min(0) if self.combine == "min" else per_bank.mean(0)

@@ -32,10 +32,12 @@ class SMOTEKNNScorer(NeighbourScorer):
         super().__init__(k=k, metric=metric, combine=combine, normalize=normalize, density_k=density_k, device=device)
         self.ratio, self.neighbours, self.seed = ratio, neighbours, seed
 
-    def banks_of(self, train: Bundle) -> dict[str, np.ndarray]:
-        banks = super().banks_of(train)
-        if "target" not in banks or "source" not in banks:
-            return banks
+    def bank_change(self, name: str, banks: dict[str, np.ndarray]) -> tuple | None:
+        if name != "target" or "source" not in banks:
+            return None
+        return "smote", self.ratio, self.neighbours, self.seed
+
+    def changed_bank(self, name: str, banks: dict[str, np.ndarray]) -> np.ndarray:
         target = banks["target"]
         extra = smote(target, int(round(self.ratio * len(banks["source"]))) - len(target), self.neighbours, self.seed)
-        return {**banks, "target": np.concatenate([target, extra])}
+        return np.concatenate([target, extra])

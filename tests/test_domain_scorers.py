@@ -103,7 +103,7 @@ def test_plusplus_draws_distinct_spread_out_reproducible_centres():
 def test_kmeans_knn_banks_centres_and_every_target_clip(shifted):
     train, domain, test = shifted
     scorer = get_scorer("kmeans_knn", n_centres=8, metric="l2").fit(_bundle(train, domain))
-    sizes = sorted(b.size for b in scorer.banks_)
+    sizes = sorted(b.size for _, b in scorer.banks_)
     assert sizes == [6, 8]
     source = train[domain == "source"]
     start = plusplus(source, 8, seed=0)
@@ -133,7 +133,7 @@ def test_smote_points_lie_between_real_neighbours_in_the_requested_number():
 def test_smote_knn_fills_the_target_bank_to_the_ratio(shifted):
     train, domain, _ = shifted
     scorer = get_scorer("smote_knn", ratio=0.5).fit(_bundle(train, domain))
-    assert sorted(b.size for b in scorer.banks_) == [30, 60]
+    assert sorted(b.size for _, b in scorer.banks_) == [30, 60]
 
 
 @pytest.mark.parametrize("kind, reference", [("ledoit_wolf", LedoitWolf), ("empirical", EmpiricalCovariance)])
@@ -176,3 +176,30 @@ def test_bad_input_is_one_line_naming_the_section(shifted):
         get_scorer("mahalanobis").fit(_bundle(train, one_target))
     with pytest.raises(DataError, match="fan section 00 training clips: 3 training clips, but"):
         get_scorer("knn", k=5).fit_many([_bundle(train[:3], domain[:3])])
+
+
+def test_option_values_share_banks_densities_and_searches_and_score_as_they_do_alone(shifted, monkeypatch):
+    import methods.knn as knn_module
+    train, domain, test = shifted
+    built, searched = [], []
+    real_index = knn_module.flat_index
+
+    def counting_index(base, *args, **kwargs):
+        index = real_index(base, *args, **kwargs)
+        built.append(len(base))
+        real_search = index.search
+        index.search = lambda q, k, name="embeddings": searched.append(k) or real_search(q, k, name)
+        return index
+    monkeypatch.setattr(knn_module, "flat_index", counting_index)
+    specs = [("knn", {"k": 5}), ("knn", {"k": 1}), ("knn", {"k": 1, "normalize": "ratio"}),
+             ("knn", {"k": 1, "normalize": "difference"}), ("kmeans_knn", {"n_centres": 8}),
+             ("smote_knn", {}), ("knn", {"combine": "pooled"})]
+    tr, te = _bundle(train, domain), _bundle(test, np.r_[["source"] * 10, ["target"] * 10])
+    together = [get_scorer(n, **o).fit(tr).score(te) for n, o in specs]
+    # banks: raw source and target, k-means source, SMOTE target, pooled: five indexes for seven scorers
+    assert sorted(built) == sorted([60, 6, 8, 60, 66])
+    # searches: raw banks once each (k=5 serves k=1), one per changed bank and the pooled one
+    assert len(searched) == 5 and searched.count(5) == 2 + 1
+    for (n, o), scores in zip(specs, together):  # fresh bundles: nothing shared
+        alone = get_scorer(n, **o).fit(_bundle(train, domain)).score(_bundle(test, np.r_[["source"] * 10, ["target"] * 10]))
+        np.testing.assert_allclose(scores, alone, rtol=1e-6, err_msg=f"{n} {o}")

@@ -82,7 +82,7 @@ def test_method_spec_parsing_and_errors():
     assert parse_methods("softmax, gmm:n_components=4,covariance='diag',knn:k=5:metric=l2") == [
         ("softmax", {}), ("gmm", {"n_components": 4, "covariance": "diag"}), ("knn", {"k": 5, "metric": "l2"})]
     assert label("knn", {"k": 5, "metric": "l2"}) == "knn(k=5, metric=l2)"
-    with pytest.raises(MethodError, match="unknown method 'nope'.*known: centroid"):
+    with pytest.raises(MethodError, match="unknown method 'nope'; known: block_norm, centroid"):
         get_scorer("nope")
     with pytest.raises(MethodError, match="no option n_comp.*n_components=2"):
         get_scorer("gmm", n_comp=3)

@@ -66,7 +66,8 @@ def test_speed_runs_on_a_real_embedding_cache(built, tmp_path, monkeypatch):
     # clips per ID in 128 dimensions each k-means partition is its own optimum, and which side wins is a draw
     # (per ID from -48 to +10 nats on one trained cache); test_every_scorer_agrees... checks GMMs on clustered data
     exact = [r for r in rows if r["reference_seconds"] is not None and not r["scorer"].startswith("gmm")]
-    assert len(exact) == 7 and all(r["agrees"] for r in exact), rows  # centroid, knn, lof; 4 domain-aware rows
+    # centroid, knn, lof; 4 domain-aware rows; the kNN family sharing work against each alone
+    assert len(exact) == 8 and all(r["agrees"] for r in exact), rows
     assert all(r["agrees"] is not None for r in rows if r["scorer"].startswith("gmm"))
 
 
@@ -76,3 +77,10 @@ def test_speed_refuses_a_folder_that_is_not_an_embedding_cache(tmp_path, capsys)
         main(["speed", "--quick", "--embeddings", str(tmp_path)])
     assert exit_.value.code == 2
     assert f"{tmp_path}: not an embedding cache" in capsys.readouterr().err
+
+
+def test_the_knn_family_shares_work_and_scores_as_each_alone():
+    from bench.speed import shared_work_rows
+    data = synthetic_embeddings(n_ids=2, n_train=120, n_test=40, dim=32, n_classes=2, n_target=10)
+    row, = shared_work_rows(data, ["cpu"], repeats=1)
+    assert row["agrees"] is True and row["reference"] == "each alone" and row["seconds"] > 0
