@@ -12,20 +12,24 @@ NORMALIZE = (None, "ratio", "difference")
 
 
 class Bank:
-    """One memory bank: an exact index over its embeddings and, for density normalisation, each member's mean
-    distance to its `density_k` nearest other members (computed once per `density_k`)."""
+    """One memory bank: an exact index over its embeddings and, for density normalisation, a member's mean distance
+    to its `density_k` nearest other members, computed for the members test clips find, once each."""
 
     def __init__(self, embeddings: np.ndarray, metric: str, device: str, name: str):
-        self.size = len(embeddings)
+        self.members, self.size = embeddings, len(embeddings)
         self.index = flat_index(embeddings, metric, device, name=name)
         self.densities: dict[int, np.ndarray] = {}
 
-    def density(self, density_k: int) -> np.ndarray:
-        if density_k not in self.densities:
+    def density(self, density_k: int, members: np.ndarray) -> np.ndarray:
+        known = self.densities.setdefault(density_k, np.full(self.size, np.nan))
+        missing = np.unique(members[np.isnan(known[members])])
+        if len(missing):
+            # the nearest neighbours of a few hundred test clips are a fraction of a 1000-clip bank: searching
+            # just those members costs that fraction of the bank's full self-search
             k = min(density_k + 1, self.size)  # each member finds itself first
-            dist, _ = self.index.search_self(k)
-            self.densities[density_k] = dist[:, 1:].mean(1) if k > 1 else np.zeros(self.size)
-        return self.densities[density_k]
+            dist, _ = self.index.search(self.members[missing], k)
+            known[missing] = dist[:, 1:].mean(1) if k > 1 else 0.0
+        return known[members]
 
 
 def shared(bundle: Bundle, key: tuple, make):
@@ -61,7 +65,13 @@ class NeighbourScorer(Scorer):
         """Bank name -> embeddings: one per domain of the training clips (a single one without domains)."""
         if train.domain is None or self.combine == "pooled":
             return {"all": train.embeddings}
-        return {d: x for d in sorted(set(train.domain)) if len(x := train.embeddings[train.domain == d])}
+        banks = {}
+        for domain in np.unique(train.domain):
+            rows = np.flatnonzero(train.domain == domain)
+            # a domain's clips usually sit together (file names sort by domain): a view, not an 8 MB copy per section
+            together = rows[-1] - rows[0] + 1 == len(rows)
+            banks[str(domain)] = train.embeddings[rows[0]:rows[-1] + 1] if together else train.embeddings[rows]
+        return banks
 
     def bank_change(self, name: str, banks: dict[str, np.ndarray]) -> tuple | None:
         """A hashable description of how this scorer changes bank `name`, or None to keep it as it is."""
@@ -103,9 +113,9 @@ class NeighbourScorer(Scorer):
             # a bank smaller than k (a target domain of 3 clips) contributes all its clips
             dist, idx = self.nearest(key, bank, test, min(self.k, bank.size))
             if self.normalize == "ratio":
-                dist = dist / np.maximum(bank.density(self.density_k)[idx], 1e-12)
+                dist = dist / np.maximum(bank.density(self.density_k, idx), 1e-12)
             elif self.normalize == "difference":
-                dist = dist - bank.density(self.density_k)[idx]
+                dist = dist - bank.density(self.density_k, idx)
             per_bank.append(dist.mean(1) if self.aggregate == "mean" else dist[:, -1])
         per_bank = np.stack(per_bank)
         return per_bank.min(0) if self.combine == "min" else per_bank.mean(0)

@@ -188,7 +188,7 @@ def test_option_values_share_banks_densities_and_searches_and_score_as_they_do_a
         index = real_index(base, *args, **kwargs)
         built.append(len(base))
         real_search = index.search
-        index.search = lambda q, k, name="embeddings": searched.append(k) or real_search(q, k, name)
+        index.search = lambda q, k, name="embeddings": searched.append((name, k)) or real_search(q, k, name)
         return index
     monkeypatch.setattr(knn_module, "flat_index", counting_index)
     specs = [("knn", {"k": 5}), ("knn", {"k": 1}), ("knn", {"k": 1, "normalize": "ratio"}),
@@ -198,8 +198,11 @@ def test_option_values_share_banks_densities_and_searches_and_score_as_they_do_a
     together = [get_scorer(n, **o).fit(tr).score(te) for n, o in specs]
     # banks: raw source and target, k-means source, SMOTE target, pooled: five indexes for seven scorers
     assert sorted(built) == sorted([60, 6, 8, 60, 66])
-    # searches: raw banks once each (k=5 serves k=1), one per changed bank and the pooled one
-    assert len(searched) == 5 and searched.count(5) == 2 + 1
+    # test searches: raw banks once each (k=5 serves k=1), one per changed bank and the pooled one
+    test_searches = [k for name, k in searched if name != "embeddings"]  # the test bundle names its searches
+    assert sorted(test_searches) == [1, 1, 5, 5, 5]
+    # density: one search of the found members per raw bank, shared by ratio and difference
+    assert sorted(k for name, k in searched if name == "embeddings") == [6, 6]
     for (n, o), scores in zip(specs, together):  # fresh bundles: nothing shared
         alone = get_scorer(n, **o).fit(_bundle(train, domain)).score(_bundle(test, np.r_[["source"] * 10, ["target"] * 10]))
         np.testing.assert_allclose(scores, alone, rtol=1e-6, err_msg=f"{n} {o}")
