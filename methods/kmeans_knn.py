@@ -16,7 +16,8 @@ def kmeans(x: np.ndarray, centres: np.ndarray, iterations: int = 300, tol: float
     # the mean per-feature variance; torch's var over dim 0 is several times slower than this on the CPU
     threshold = tol * float((data - data.mean(0)).square().sum() / data.numel())
     for _ in range(iterations):
-        assign = ((c * c).sum(1) - 2 * (data @ c.T)).argmin(1)  # |x - c|^2 less |x|^2, the same for every centre
+        # |x - c|^2 less |x|^2 (the same for every centre), in one fused product
+        assign = torch.addmm((c * c).sum(1), data, c.T, alpha=-2).argmin(1)
         sums = torch.zeros_like(c).index_add_(0, assign, data)
         counts = torch.bincount(assign, minlength=len(c)).to(data.dtype)[:, None]
         moved = torch.where(counts > 0, sums / counts.clamp_min(1), c)
@@ -38,12 +39,12 @@ def plusplus(x: np.ndarray, n_centres: int, seed: int = 0, device: str = "cpu") 
     chosen = [int(rng.integers(len(data)))]
     closest = (squares + squares[chosen[0]] - 2 * (data @ data[chosen[0]])).clamp_min(0)
     for _ in range(1, n_centres):
-        cumulative = torch.cumsum(closest.double(), 0)
-        draws = torch.as_tensor(rng.random(trials), dtype=torch.float64, device=device) * cumulative[-1]
-        candidates = torch.searchsorted(cumulative, draws).clamp_max(len(data) - 1)
-        # (N, trials): data @ candidates.T reads the data once, faster than the transposed product
-        d = (squares[:, None] + squares[candidates][None, :] - 2 * (data @ data[candidates].T)).clamp_min(0)
-        left = torch.minimum(closest[:, None], d)
+        cumulative = torch.cumsum(closest, 0, dtype=torch.float64)
+        draws = torch.from_numpy(rng.random(trials)).to(device) * cumulative[-1]
+        candidates = torch.searchsorted(cumulative, draws).clamp_max_(len(data) - 1)
+        # (N, trials) squared distances in one fused product; data @ candidates.T reads the data once
+        d = torch.addmm(squares[:, None] + squares[candidates], data, data[candidates].T, alpha=-2).clamp_min_(0)
+        left = torch.minimum(closest[:, None], d, out=d)
         best = int(left.sum(0).argmin())
         closest = left[:, best]
         chosen.append(int(candidates[best]))
