@@ -18,8 +18,9 @@ def covariance(x: torch.Tensor, kind: str = "ledoit_wolf") -> tuple[torch.Tensor
     if kind == "empirical":
         return mean, emp
     mu = torch.trace(emp) / p
-    squared = c * c
-    beta = (torch.sum(squared.T @ squared) / n - torch.sum(emp * emp)) / (p * n)
+    # the sum of every entry of (c^2)^T (c^2), which scikit-learn forms as a p x p product, is the sum over clips
+    # of |c_n|^4: O(n p) instead of O(n p^2), half of the fit at p = 2048
+    beta = (torch.sum((c * c).sum(1) ** 2) / n - torch.sum(emp * emp)) / (p * n)
     delta = (torch.sum(emp * emp) - 2 * mu * torch.trace(emp) + p * mu * mu) / p
     beta = torch.minimum(beta, delta)
     shrinkage = torch.where(delta > 0, beta / delta, torch.zeros_like(delta))
