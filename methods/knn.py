@@ -96,7 +96,7 @@ class NeighbourScorer(Scorer):
         def make():
             members = banks[name] if change is None else self.changed_bank(name, banks)
             return Bank(members, self.metric, self.device, f"{where}: embeddings")
-        key = ("bank", train.uid, name, self.combine == "pooled", change, self.metric, self.device)
+        key = ("bank", train.uid, name, change, self.metric, self.device)  # "all" is the same bank pooled or not
         return key, shared(train, key, make)
 
     def nearest(self, key: tuple, bank: Bank, test: Bundle, k: int) -> tuple[np.ndarray, np.ndarray]:
