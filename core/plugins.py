@@ -69,7 +69,10 @@ class Registry:
         missing = missing_requirements(cls)
         if missing:
             raise PluginError(f"{name} needs {', '.join(missing)}, which is not installed (pip install {' '.join(missing)})")
-        return cls(device=device, **options)
+        try:
+            return cls(device=device, **options)
+        except (ValueError, TypeError) as exc:  # an option value the plugin refuses
+            raise PluginError(f"{name}: {exc}") from None
 
 
 def parse_spec(spec: str) -> list[tuple[str, dict]]:

@@ -17,7 +17,7 @@ class BlockNormScorer(Scorer):
     def __init__(self, blocks: int = 2, combine: str = "min", device: str = "cpu"):
         super().__init__(device)
         if combine not in ("min", "mean"):
-            raise ValueError(f"block_norm: combine={combine!r}; choose min or mean")
+            raise ValueError(f"combine must be min or mean, not {combine!r}")
         self.blocks, self.combine = blocks, combine
 
     def fit(self, train: Bundle):

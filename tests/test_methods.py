@@ -109,3 +109,15 @@ def test_gmm_low_rank_form_equals_dense_gaussian_mixture():
         dense.append(np.log(params["weights"][0, k].item())
                      + multivariate_normal(params["means"][0, k].numpy(), cov).logpdf(test.embeddings.astype(np.float64)))
     np.testing.assert_allclose(scorer.score(test), -logsumexp(np.stack(dense), axis=0), rtol=1e-6)
+
+
+def test_an_option_value_a_plugin_refuses_is_a_one_line_error_naming_it(capsys):
+    from bench.cli import main
+    from embeddings.embedders import get_embedder
+    with pytest.raises(MethodError, match="knn: combine must be one of min, mean, pooled, not 'bad'"):
+        get_scorer("knn", combine="bad")
+    with pytest.raises(MethodError, match="ae2023: output must be one of error, whitened, not 'nope'"):
+        get_embedder("ae2023", output="nope")
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", "--methods", "knn:combine=bad"])
+    assert exit_.value.code == 2 and "knn: combine must be" in capsys.readouterr().err

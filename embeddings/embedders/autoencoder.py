@@ -131,7 +131,7 @@ class BaselineAutoencoder(Embedder):
     def __init__(self, epochs: int, batch_size: int, lr: float, n_mels: int, frames: int, output: str, device: str):
         super().__init__(device)
         if output not in self.outputs:
-            raise ValueError(f"{self.name}: output={output!r}; choose one of {', '.join(self.outputs)}")
+            raise ValueError(f"output must be one of {', '.join(self.outputs)}, not {output!r}")
         self.epochs, self.batch_size, self.lr, self.n_mels, self.frames = epochs, batch_size, lr, n_mels, frames
         self.output = output
         self.models_root: Path | None = None
