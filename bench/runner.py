@@ -156,8 +156,7 @@ def score_split(name: str, options: dict, work: SplitWork, device: str):
     held = get_scorer(name, device, **options).fit_many(work.kept)
     thresholds = [np.quantile(s, DECISION_QUANTILE) for s in held.score_many(work.held)]
     held.close()
-    groups = work.groups
-    return groups, scores, thresholds, fit_s / len(groups), score_s / len(groups)
+    return work.groups, scores, thresholds, fit_s / len(work.groups), score_s / len(work.groups)
 
 
 def result_rows(task: TaskYear, clips: pd.DataFrame) -> pd.DataFrame:

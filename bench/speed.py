@@ -70,9 +70,7 @@ def shared_work_rows(pairs, devices, repeats) -> list[dict]:
         alone, together = [], []
         for _ in range(repeats):
             alone.append(sum(_run_once(n, o, device, pairs)[2] for n, o in KNN_FAMILY))
-            for pair in pairs:
-                for b in pair:
-                    b.shared.clear()
+            _forget_shared(pairs)
             runs = [_run_once(n, o, device, pairs, share=True) for n, o in KNN_FAMILY]
             together.append(sum(r[2] for r in runs))
         separate = [_run_once(n, o, device, pairs)[1] for n, o in KNN_FAMILY]
@@ -116,13 +114,18 @@ def synthetic_embeddings(n_ids=41, n_train=1000, n_test=250, dim=2048, n_classes
     return out
 
 
+def _forget_shared(pairs) -> None:
+    """Drop the work earlier runs left on the bundles (`Bundle.shared`), so the next run does all of its own."""
+    for pair in pairs:
+        for b in pair:
+            b.shared.clear()
+
+
 def _run_once(name, options, device, pairs, share=False):
     """One fit + score over all pairs; unless `share`, with nothing kept from earlier runs on the same bundles."""
     from bench.runner import fit_and_score
     if not share:
-        for pair in pairs:
-            for b in pair:
-                b.shared.clear()
+        _forget_shared(pairs)
     scorer = get_scorer(name, device, **options)
     scores, fit_s, score_s = fit_and_score(scorer, [p[0] for p in pairs], [p[1] for p in pairs], device)
     return scorer, scores, fit_s + score_s

@@ -61,10 +61,10 @@ def check_bundles(scorer: "Scorer", bundles: list[Bundle], dim: int | None = Non
         if b.embeddings.shape[1] != dim:
             raise DataError(f"{b.name}: {b.embeddings.shape[1]}-dimensional embeddings, but {scorer!r} was fitted on "
                             f"{dim}-dimensional ones; score with embeddings from the same model")
-        for field in [f for f in scorer.reads if f not in scorer.checks_finite]:  # softmax ignores a NaN embedding
-            values = getattr(b, field)
+        for part in [f for f in scorer.reads if f not in scorer.checks_finite]:  # softmax ignores a NaN embedding
+            values = getattr(b, part)
             if not _all_finite(values):
-                raise nonfinite_error(values, f"{b.name}: {field}")
+                raise nonfinite_error(values, f"{b.name}: {part}")
     return dim
 
 

@@ -1,7 +1,6 @@
 import numpy as np
 import torch
 
-from methods.base import Bundle
 from methods.knn import NeighbourScorer
 from methods.registry import register
 

@@ -1,6 +1,5 @@
 import numpy as np
 
-from methods.base import Bundle
 from methods.knn import NeighbourScorer
 from methods.neighbors import flat_index
 from methods.registry import register

@@ -37,7 +37,6 @@ from embeddings.embedders.registry import register
 from embeddings.features import SAMPLE_RATE, fingerprint as data_fingerprint, read_wav
 
 EPS = sys.float_info.epsilon  # the baselines' floor inside the log
-OUTPUTS = ("error", "whitened")
 
 
 def log_mel(wave: torch.Tensor, n_mels: int = 64) -> torch.Tensor:
@@ -143,17 +142,17 @@ class BaselineAutoencoder(Embedder):
         self.models_root = Path(cache_root) / "models"
         return super().build(table, cache_root, seed, overrides)
 
-    def model_path(self, table: pd.DataFrame, machine_type: str) -> Path | None:
+    def training_key(self, table: pd.DataFrame) -> str | None:
+        """What a trained model depends on (code, options but `output`, seed, data); None outside `build`."""
         if self.models_root is None:
             return None
         training = {k: v for k, v in self.options().items() if k != "output"}
-        key = json.dumps([self.fingerprint(), training, self.seed, data_fingerprint(table), machine_type],
-                         sort_keys=True, default=str)
-        return self.models_root / f"{self.name}-{machine_type}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
+        key = json.dumps([self.fingerprint(), training, self.seed, data_fingerprint(table)], sort_keys=True, default=str)
+        return hashlib.sha256(key.encode()).hexdigest()[:16]
 
-    def trained(self, table: pd.DataFrame, machine_type: str, vectors: torch.Tensor, is_target: np.ndarray) -> dict:
+    def trained(self, key: str | None, machine_type: str, vectors: torch.Tensor, is_target: np.ndarray) -> dict:
         """The type's model (and, for `ae2023`, its frame-difference covariance per domain), from disk or trained."""
-        path = self.model_path(table, machine_type)
+        path = None if key is None else self.models_root / f"{self.name}-{machine_type}-{key}.pt"
         if path is not None and path.is_file():
             saved = torch.load(path, weights_only=True)
             model = DenseAutoencoder(vectors.shape[1])
@@ -181,12 +180,13 @@ class BaselineAutoencoder(Embedder):
                  for p in tqdm(table.path, desc=f"{self.name} features", unit="clip", leave=False)]
         out = None
         self.logs = {}
+        key = self.training_key(table)  # one stat of every clip, not one per machine type
         for machine_type in sorted(table.machine_type.unique()):
             rows = np.flatnonzero((table.machine_type == machine_type).to_numpy())
             train_rows = rows[(table.split.to_numpy()[rows] == "train")]
             vectors = torch.cat([clips[i] for i in train_rows])
             is_target = np.repeat((table.domain.to_numpy()[train_rows] == "target"), [len(clips[i]) for i in train_rows])
-            state = self.trained(table, machine_type, vectors, is_target)
+            state = self.trained(key, machine_type, vectors, is_target)
             self.logs[machine_type] = state.get("log", [])
             for i in rows:
                 row = self.clip_output(state, clips[i]).numpy()
@@ -214,7 +214,7 @@ class AE2023Embedder(BaselineAutoencoder):
 
     name = "ae2023"
     shuffled_validation = True
-    outputs = OUTPUTS
+    outputs = ("error", "whitened")
 
     def __init__(self, epochs: int = 100, batch_size: int = 256, lr: float = 1e-3, n_mels: int = 128, frames: int = 5,
                  output: str = "error", device: str = "cpu"):
