@@ -1,1 +1,1 @@
-"""ASD bench: DCASE 2020 Task 2 data, the CLI and the runner that ties embeddings, scorers and the leaderboard together."""
+"""ASD bench: the command line, the runner that ties data, embedders, scorers and the leaderboard together, and the speed benchmark."""

@@ -9,6 +9,9 @@ from pathlib import Path
 from tabulate import tabulate
 
 from core.errors import DataError, ScorerError, UsageError
+from dcase.tasks import DEFAULT_TASK
+
+PRESETS = ["tiny", "small", "full"]  # `--preset` of every command: generated data size and its training config
 
 
 def cmd_data_generate(args) -> None:
@@ -21,6 +24,7 @@ def cmd_data_generate(args) -> None:
 
 def cmd_data_check(args) -> None:
     import warnings
+
     from dcase.reader import clip_counts, load_clips
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -28,9 +32,7 @@ def cmd_data_check(args) -> None:
                                  aux_label=args.aux_label, supplemental=True if args.supplemental else None)
     print(f"{task.name}: {len(table)} clips")
     print(tabulate(clip_counts(table).reset_index(), headers="keys", tablefmt="github", showindex=False, disable_numparse=True))
-    target = "machine type, ID" if task.scheme == "2020" else (
-        "machine type, section" + (", attributes" if (args.aux_label or task.aux_label) == "attribute" else ""))
-    print(f"{table.class_index.max() + 1} classes ({target}) in training data")
+    print(f"{table.class_index.max() + 1} classes ({task.classifier_target(args.aux_label)}) in training data")
     first_shot = sorted(set(table.machine_type[table.first_shot]))
     if first_shot:
         print(f"first-shot machine types (evaluation only): {', '.join(first_shot)}")
@@ -41,21 +43,20 @@ def cmd_data_check(args) -> None:
 
 
 def cmd_data_baseline(args) -> None:
-    from bench.baseline import spectrum_distance_baseline
-    from dcase.metrics import official_score, summarize
+    from datatools.baseline import spectrum_distance_baseline
     from dcase.reader import load_clips
     from embeddings.features import load_features
     task, table = load_clips(args.dir, args.task, skip_bad=args.skip_bad)
-    for split, sections in spectrum_distance_baseline(load_features(table, args.cache), task.score).items():
+    for split, sections in spectrum_distance_baseline(load_features(table, args.cache), task.scoring).items():
         print(f"{task.name} {split}: mean log-mel spectrum distance to the section's training mean (in %)")
-        if task.score == "2020":
-            _print_auc_table(summarize(sections))
-        else:
-            print(", ".join(f"{k} {100 * v:.2f}" for k, v in official_score(sections, task.score).items() if v == v))
+        per_type = task.scoring.per_type(sections)
+        print(tabulate([[t, *(100 * v for v in f.values())] for t, f in per_type.items()],
+                       headers=["type", *next(iter(per_type.values()))], floatfmt=".2f", tablefmt="github"))
+        print(", ".join(f"{k} {100 * v:.2f}" for k, v in task.scoring.official_score(sections).items() if v == v))
 
 
 def cmd_data_import(args) -> None:
-    from bench.importer import import_release_clips
+    from dcase.importer import import_release_clips
     out, skipped = import_release_clips(args.src, args.out)
     for line in skipped:
         print(f"skipped {line}")
@@ -63,18 +64,18 @@ def cmd_data_import(args) -> None:
 
 
 def cmd_data_calibrate(args) -> None:
-    from bench import calibrate
+    from datatools import calibrate
     from dcase import synth
     from dcase.reader import load_clips
-    fitted = calibrate.fit(load_clips(args.real, "dcase2020", skip_bad=args.skip_bad, check_audio=False)[1], rounds=args.rounds,
-                           progress=lambda m: print(m, file=sys.stderr))
+    fitted = calibrate.fit(load_clips(args.real, synth.RECIPE_TASK, skip_bad=args.skip_bad, check_audio=False)[1],
+                           rounds=args.rounds, progress=lambda m: print(m, file=sys.stderr))
     out = args.out or synth.CALIBRATION_FILE
     calibrate.write(fitted, out)
     print(f"wrote {out}; regenerate data sets to use it (the default one is made anew when GENERATOR_VERSION changes)")
 
 
 def cmd_data_compare(args) -> None:
-    from bench.datastats import compare, type_stats
+    from datatools.datastats import compare, type_stats
     from dcase.reader import load_clips
     tables = [type_stats(load_clips(root, skip_bad=args.skip_bad, check_audio=False)[1], args.max_clips)
               for root in (args.a, args.b)]
@@ -90,14 +91,9 @@ def cmd_data_compare(args) -> None:
         write_text(args.json, table.to_json(orient="records", indent=1))
 
 
-def _print_auc_table(summary) -> None:
-    """A `metrics.summarize` table in %: machine types, mean, hmean."""
-    print(tabulate((100 * summary).reset_index(), headers=["type", "AUC", "pAUC"], floatfmt=".2f", tablefmt="github",
-                   showindex=False))
-
-
 def cmd_evaluate(args) -> None:
     import json
+
     from core.atomic import write_text
     from dcase import submission
     from dcase.reader import load_clips
@@ -116,6 +112,7 @@ def cmd_evaluate(args) -> None:
 def _overrides(pairs: list[str]) -> dict:
     """`--set head=cosface --set integrated=False` -> TrainConfig field overrides."""
     from dataclasses import fields
+
     from embeddings.config import TrainConfig
     from methods.registry import literal
     known = {f.name for f in fields(TrainConfig)}
@@ -149,8 +146,8 @@ def _device(args) -> str:
 
 
 def cmd_train(args) -> None:
-    from embeddings.cache import run_dir
     from core.ranks import is_main
+    from embeddings.cache import run_dir
     from embeddings.features import load_features
     from embeddings.train import train
     device = _device(args)
@@ -162,8 +159,8 @@ def cmd_train(args) -> None:
 
 
 def cmd_embed(args) -> None:
-    from embeddings.cache import build
     from core.ranks import is_main
+    from embeddings.cache import build
     device = _device(args)
     cache = build(_data_table(args), _train_config(args), args.cache, device)
     if not is_main():
@@ -202,26 +199,15 @@ def _seeds(text: str) -> tuple[int, ...]:
 
 
 def _print_summary(rows) -> None:
-    from leaderboard.results import seed_mean, summarize_seeds
-    from dcase.metrics import official_score
+    """Per method and split, the year's official score and its summary figures (means over seeds), in %."""
     from dcase.tasks import get_task
-    task = get_task(rows.task.iloc[0])
-    table = []
-    for (method, split), g in rows.groupby(["method", "split"]):
-        if task.score == "2020":
-            s = seed_mean(summarize_seeds(g))
-            table.append([method, split, 100 * s.loc["hmean", "auc"], 100 * s.loc["mean", "auc"], 100 * s.loc["mean", "pauc"],
-                          100 * s.loc["hmean", "pauc"]])
-        else:
-            per_seed = [official_score(r, task.score) for _, r in g.groupby("seed")]
-            mean = {k: 100 * sum(p[k] for p in per_seed) / len(per_seed) for k in per_seed[0]}
-            table.append([method, split, mean["official_score"], *(mean.get(k) for k in ("hmean_source", "hmean_target",
-                                                                                          "hmean_pauc"))])
+    scoring = get_task(rows.task.iloc[0]).scoring
+    table = [[method, split, *(100 * v for v in scoring.summary_of([r for _, r in g.groupby("seed")]).values())]
+             for (method, split), g in rows.groupby(["method", "split"])]
     table.sort(key=lambda r: (r[1], -r[2]))
-    headers = (["official score (hmean AUC)", "mean AUC", "mean pAUC", "hmean pAUC"] if task.score == "2020" else
-               ["official score", "hmean AUC-source", "hmean AUC-target", "hmean pAUC"])
-    print(f"{task.name}, in %:")
-    print(tabulate(table, headers=["method", "split", *headers], floatfmt=".2f", tablefmt="github"))
+    print(f"{rows.task.iloc[0]}, in %:")
+    print(tabulate(table, headers=["method", "split", "official score", *scoring.summary_names], floatfmt=".2f",
+                   tablefmt="github"))
 
 
 def _plugin_table(registry, first: str, describes: str, extra: dict | None = None) -> str:
@@ -277,8 +263,8 @@ def cmd_tasks(args) -> None:
 
 
 def _task_arguments(parser) -> None:
-    parser.add_argument("--task", default=None, help="dcase2020 ... dcase2025 (default: the generated set's, dcase2020, "
-                        "or the year the file names fit)")
+    parser.add_argument("--task", default=None, help="a task year, `bench tasks` (default: the year the file names "
+                        "fit; for generated data, dcase2020)")
     parser.add_argument("--ground-truth", type=Path, default=None, help="evaluation ground truth: eval_data_list_20XX.csv "
                         "or the folder holding the evaluator's ground_truth_data/ (default: found in the data root)")
     parser.add_argument("--aux-label", default=None, choices=["section", "attribute"], help="what the classifier learns: "
@@ -292,8 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     data = sub.add_parser("data", help="generate or check a DCASE-format data set").add_subparsers(dest="data_command", required=True)
     gen = data.add_parser("generate", help="write a generated stand-in for a DCASE Task 2 year")
-    gen.add_argument("--task", default="dcase2020", help="dcase2020 ... dcase2025 (`bench tasks`)")
-    gen.add_argument("--preset", default="small", choices=["tiny", "small", "full"])
+    gen.add_argument("--task", default=DEFAULT_TASK, help="a task year (`bench tasks`)")
+    gen.add_argument("--preset", default="small", choices=PRESETS, help="the same sizes as `bench run --preset`")
     gen.add_argument("--out", required=True, type=Path)
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--workers", type=int, default=None)
@@ -335,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("folder", type=Path, help="one method's dev/ or eval/ folder of anomaly_score_*.csv (and "
                           "decision_result_*.csv) files")
     evaluate.add_argument("--data", type=Path, required=True, help="the data root whose labels to use")
-    evaluate.add_argument("--task", default=None, help="dcase2020 ... dcase2025 (default: the year the names fit)")
+    evaluate.add_argument("--task", default=None, help="a task year, `bench tasks` (default: the year the names fit)")
     evaluate.add_argument("--ground-truth", type=Path, default=None, help="eval_data_list_20XX.csv or the evaluator's "
                           "ground-truth folder (default: found in the data root)")
     evaluate.add_argument("--json", type=Path, default=None, help='also write {"official_score": ..., "per_type": ...} '
@@ -346,8 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data", type=Path, default=None, help="DCASE-format data root (default: the generated set)")
-    common.add_argument("--preset", default="small", choices=["tiny", "small", "dcase2020"],
-                        help="data set size and training config: tiny/small generated data, dcase2020 = the paper's system")
+    common.add_argument("--preset", default="small", choices=PRESETS, help="size of the generated data set and the "
+                        "training config for it: tiny (tests), small, full (the real sizes and the seed paper's system)")
     common.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     common.add_argument("--cache", type=Path, default=Path(".cache"), help="features, models and embeddings live here")
     common.add_argument("--skip-bad", action="store_true", help="leave out bad WAV files with a warning instead of failing")

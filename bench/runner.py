@@ -1,10 +1,10 @@
-"""`bench run`: data -> cached embeddings -> every scorer on every machine ID -> results and leaderboard."""
+"""`bench run` in stages: data -> embeddings -> fit and score -> submission files -> results -> leaderboard."""
 from __future__ import annotations
 
 import json
 import time
-from datetime import datetime
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -13,32 +13,22 @@ import torch
 from tqdm import tqdm
 
 from bench.device import resolve_device
+from bench.stages import StageTimer
 from core import atomic
 from core.errors import DataError, ScorerError
-from core.locking import exclusive
 from core.ranks import is_main
-from dcase import metrics as official
 from dcase import submission
 from dcase.generate import default_data_dir
 from dcase.reader import load_clips
-from dcase.tasks import TaskYear
+from dcase.tasks import DEFAULT_TASK, TaskYear
 from embeddings.cache import EmbeddingCache
 from embeddings.distributed import init_from_env, shutdown
-from leaderboard.results import read_results, read_scores_table
+from embeddings.embedders import DEFAULT_EMBEDDER
+from leaderboard.results import RESULT_COLUMNS, append_results
 from methods import Bundle, get_scorer, parse_methods
 from methods.registry import label, slug
 
-RESULT_COLUMNS = ["run_id", "method", "task", "split", "machine_type", "section", "domain", "metric", "auc", "pauc",
-                  "precision", "recall", "f1", "fit_seconds", "score_seconds", "device", "dataset", "embedding_key", "seed",
-                  "embedder", "machine_id"]
-SCORE_COLUMNS = ["run_id", "method", "task", "seed", "split", "file", "machine_type", "section", "domain", "label", "score",
-                 "decision", "dataset", "embedding_key", "embedder"]
-DATA_PRESET = {"tiny": "tiny", "small": "small", "dcase2020": "full"}
 DECISION_QUANTILE = 0.9  # the official baselines' decision threshold: the 90th percentile of normal scores
-# what the `auc` column of a result row is, by the year's score kind and the row's domain
-METRIC = {("2020", "all"): "auc per machine ID", ("2021", "source"): "auc of source clips",
-          ("2021", "target"): "auc of target clips", ("domain", "source"): "auc of source normals + all anomalies",
-          ("domain", "target"): "auc of target normals + all anomalies", ("domain", "all"): "auc and pauc of the section"}
 
 
 @dataclass
@@ -54,7 +44,7 @@ class RunConfig:
     seed: int = 0                  # the generated data set's seed
     seeds: tuple[int, ...] = (0,)  # training seeds: one embedding model each, every scorer on each
     embedder: str = "arcface"      # NAME[:option=value...], see `bench embedders`
-    task: str | None = None        # dcase2020 ... dcase2025; None: dcase2020 for generated data, else from the names
+    task: str | None = None        # a task year (`bench tasks`); None: DEFAULT_TASK for generated data, else from the names
     ground_truth: Path | None = None  # evaluation ground truth (a renaming list or the evaluators' folder)
     aux_label: str | None = None   # the classifier's target: "section" or "attribute" (default: the year's)
     supplemental: bool = False     # train on 2025's supplemental clips too
@@ -64,7 +54,7 @@ class RunConfig:
 def load_data(config: RunConfig) -> tuple[Path, TaskYear, pd.DataFrame]:
     """The data root, its task year and its clip table; without --data, the generated set of the task and preset
     (made once, then reused)."""
-    data = Path(config.data) if config.data else default_data_dir(config.task or "dcase2020", DATA_PRESET[config.preset],
+    data = Path(config.data) if config.data else default_data_dir(config.task or DEFAULT_TASK, config.preset,
                                                                     config.seed, config.cache)
     task, table = load_clips(data, config.task, ground_truth_path=config.ground_truth, skip_bad=config.skip_bad,
                              aux_label=config.aux_label, supplemental=config.supplemental)
@@ -159,12 +149,56 @@ def score_split(name: str, options: dict, work: SplitWork, device: str):
     return work.groups, scores, thresholds, fit_s / len(work.groups), score_s / len(work.groups)
 
 
-def result_rows(task: TaskYear, clips: pd.DataFrame) -> pd.DataFrame:
-    """The year's per-section (and per-domain) figures of scored test clips, as `results.csv` rows."""
-    table = official.section_table(clips, task.score)
-    table["metric"] = [METRIC[(task.score, d)] for d in table.domain]
-    table["machine_id"] = table.section if task.scheme == "2020" else ""
-    return table
+def score_method(name: str, options: dict, work: dict[str, SplitWork], clips: pd.DataFrame, device: str, results: Path
+                 ) -> dict[str, tuple[pd.DataFrame, float, float]]:
+    """One scorer on every split: per split, its test clips with `score` and `decision`, and fit/score seconds
+    per section."""
+    method, out = label(name, options), {}
+    for split, part in work.items():
+        try:
+            groups, scores, thresholds, fit_s, score_s = score_split(name, options, part, device)
+        except DataError:
+            raise
+        except Exception as exc:
+            raise ScorerError(f"scorer {method} failed on the {split} split ({type(exc).__name__}: {exc}); "
+                              f"the rows of the methods before it are in {results}/results.csv") from exc
+        test = np.concatenate([g[3] for g in groups])
+        decisions = np.concatenate([s > t for s, t in zip(scores, thresholds)]).astype(int)
+        out[split] = (clips.iloc[test].reset_index(drop=True).assign(score=np.concatenate(scores), decision=decisions),
+                      fit_s, score_s)
+    return out
+
+
+def write_submissions(task: TaskYear, folder: Path, scored: dict[str, tuple[pd.DataFrame, float, float]]) -> None:
+    """Each split's submission files, named and laid out as the year's evaluator reads them."""
+    for split, (clips, _, _) in scored.items():
+        with atomic.atomic_folder(folder / split) as tmp:
+            submission.write(task, tmp, clips, clips.score.to_numpy(), clips.decision.to_numpy())
+
+
+def result_tables(year: TaskYear, scored: dict[str, tuple[pd.DataFrame, float, float]], **columns
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(result rows, per-clip rows) of one method on every split, with the run's identifying `columns`."""
+    rows = [year.result_rows(clips).assign(split=split, fit_seconds=fit_s, score_seconds=score_s, **columns)
+            for split, (clips, fit_s, score_s) in scored.items() if (clips.label >= 0).any()]
+    per_clip = pd.concat([clips[["file", "machine_type", "section", "domain", "label", "score", "decision"]].assign(split=split)
+                          for split, (clips, _, _) in scored.items()])
+    keep = {k: v for k, v in columns.items() if k not in ("fit_seconds", "score_seconds", "device")}
+    table = pd.concat(rows, ignore_index=True)[RESULT_COLUMNS] if rows else pd.DataFrame(columns=RESULT_COLUMNS)
+    return table, per_clip.assign(**keep)
+
+
+def applicable_methods(specs: list, embedder, has_logits: bool) -> list:
+    """The methods the embedder can serve; a scorer that reads logits is skipped, with a line, on one without."""
+    applicable = [(n, o) for n, o in specs if has_logits or "logits" not in get_scorer(n, "cpu", **o).reads]
+    for name, options in specs:
+        if (name, options) not in applicable:
+            print(f"{label(name, options)}: not applicable on embedder {embedder.label()} (it reads classifier logits, "
+                  "which this embedder has none of)")
+    if not applicable:
+        raise ScorerError(f"no method in {', '.join(label(n, o) for n, o in specs)!r} applies to embedder "
+                          f"{embedder.label()}; choose scorers that read embeddings (`bench methods`)")
+    return applicable
 
 
 def run(config: RunConfig) -> pd.DataFrame:
@@ -174,6 +208,7 @@ def run(config: RunConfig) -> pd.DataFrame:
     scores are appended as soon as it finishes, so a scorer that crashes loses only its own.
     Under torchrun all ranks train and embed; rank 0 alone scores and writes (the others return no rows).
     """
+    timer = StageTimer()
     device = resolve_device(config.device)
     specs = parse_methods(config.methods)
     for name, options in specs:  # fail on a bad method before hours of training
@@ -183,8 +218,10 @@ def run(config: RunConfig) -> pd.DataFrame:
     if len(seeds) < len(config.seeds):
         print(f"embedder {embedder.label()} is not trained: one embedding serves every seed, so only seed {seeds[0]} runs")
     init_from_env(device)
-    data, task, table = load_data(config)
-    caches = {seed: align(embedder.build(table, config.cache, seed, config.overrides), table) for seed in seeds}
+    with timer("data"):
+        data, task, table = load_data(config)
+    with timer("embeddings"):
+        caches = {seed: align(embedder.build(table, config.cache, seed, config.overrides), table) for seed in seeds}
     main = is_main()
     shutdown()  # the ranks' shared work ends here: rank 0 scores alone, and its locks need no barriers
     if not main:
@@ -194,92 +231,52 @@ def run(config: RunConfig) -> pd.DataFrame:
     meta = {"run_id": run_id, "task": task.name, "dataset": str(data), "preset": config.preset, "seeds": list(seeds),
             "embedder": embedder.label(), "embedding_key": first.manifest["key"], "embedding": first.manifest,
             "embedding_keys": {seed: c.manifest["key"] for seed, c in caches.items()}, "device": device}
-    atomic.write_text(Path(config.results) / "runs" / f"{run_id}.json", json.dumps(meta, indent=2, default=str))
+    applicable = applicable_methods(specs, embedder, first.logits.shape[1] > 0)
     new, clip_scores = [], {}
-    applicable = [(n, o) for n, o in specs if first.logits.shape[1] or "logits" not in get_scorer(n, "cpu", **o).reads]
-    for name, options in specs:
-        if (name, options) not in applicable:
-            print(f"{label(name, options)}: not applicable on embedder {embedder.label()} (it reads classifier logits, "
-                  "which this embedder has none of)")
-    if not applicable:
-        raise ScorerError(f"no method in {config.methods!r} applies to embedder {embedder.label()}; choose scorers that "
-                          "read embeddings (`bench methods`)")
     for seed, cache in caches.items():
-        splits = [s for s in ("dev", "eval") if (cache.clips.split == s).any()]
-        work = {split: split_work(cache, split) for split in splits}
+        with timer("scoring"):
+            work = {s: split_work(cache, s) for s in ("dev", "eval") if (cache.clips.split == s).any()}
         for name, options in tqdm(applicable, desc=f"score (seed {seed})", unit="method"):
             method = label(name, options)
-            rows, per_clip = [], []
-            for split in splits:
-                try:
-                    groups, scores, thresholds, fit_s, score_s = score_split(name, options, work[split], device)
-                except DataError:
-                    raise
-                except Exception as exc:
-                    raise ScorerError(f"scorer {method} failed on the {split} split ({type(exc).__name__}: {exc}); "
-                                      f"the rows of the methods before it are in {config.results}/results.csv") from exc
-                test = np.concatenate([g[3] for g in groups])
-                scored = cache.clips.iloc[test].reset_index(drop=True).assign(
-                    score=np.concatenate(scores), decision=np.concatenate([s > t for s, t in zip(scores, thresholds)]).astype(int))
+            with timer("scoring"):
+                scored = score_method(name, options, work, cache.clips, device, config.results)
+            with timer("results"):
                 if seed == seeds[0]:  # submission files and plots: the first seed's
-                    with atomic.atomic_folder(Path(config.results) / submission_folder(method, embedder, task) / split) as tmp:
-                        submission.write(task, tmp, scored, scored.score.to_numpy(), scored.decision.to_numpy())
-                    clip_scores[(f"{method} @ {embedder.label()}", split)] = (scored, scored.score.to_numpy())
-                if (scored.label >= 0).any():
-                    rows.append(result_rows(task, scored).assign(
-                        run_id=run_id, method=method, task=task.name, split=split, fit_seconds=fit_s, score_seconds=score_s,
-                        device=device, dataset=str(data), embedding_key=cache.manifest["key"], seed=seed,
-                        embedder=embedder.label()))
-                per_clip.append(scored[["file", "machine_type", "section", "domain", "label", "score", "decision"]].assign(split=split))
-            new.append(pd.concat(rows, ignore_index=True)[RESULT_COLUMNS] if rows else pd.DataFrame(columns=RESULT_COLUMNS))
-            append_rows(Path(config.results) / "results.csv", new[-1])
-            append_scores(Path(config.results) / "scores.parquet", pd.concat(per_clip).assign(
-                run_id=run_id, method=method, task=task.name, seed=seed, dataset=str(data),
-                embedding_key=cache.manifest["key"], embedder=embedder.label()))
-    if task.scheme == "2020":  # the per-ID plots read machine IDs
-        from leaderboard.plots import roc_and_histograms, tsne
-        plot_dir = Path(config.leaderboard).parent / "plots"
-        roc_and_histograms(clip_scores, plot_dir, embedder.label())
-        tsne(first, plot_dir / f"tsne_{slug(embedder.label())}.png")
-    from leaderboard.render import render
-    render(Path(config.results), Path(config.leaderboard))
+                    write_submissions(task, Path(config.results) / task.submission_folder(method_folder(method, embedder)),
+                                      scored)
+                    clip_scores.update({(f"{method} @ {embedder.label()}", s): (c, c.score.to_numpy())
+                                        for s, (c, _, _) in scored.items()})
+                rows, per_clip = result_tables(task, scored, run_id=run_id, method=method, task=task.name, seed=seed,
+                                               device=device, dataset=str(data), embedding_key=cache.manifest["key"],
+                                               embedder=embedder.label())
+                append_results(Path(config.results), rows, per_clip)
+                new.append(rows)
+    with timer("rendering"):
+        from leaderboard.layouts import layout_of
+        from leaderboard.render import render
+        layout_of(task).plot(clip_scores, first, Path(config.leaderboard).parent / "plots", embedder.label())
+        meta["stage_seconds"] = timer.seconds
+        atomic.write_text(Path(config.results) / "runs" / f"{run_id}.json", json.dumps(meta, indent=2, default=str))
+        render(Path(config.results), Path(config.leaderboard))
+    print(timer.line())
     return pd.concat(new, ignore_index=True)
 
 
-def submission_folder(method: str, embedder, task: TaskYear) -> str:
-    """`<method>` for the trained arcface embedding on 2020 data (as before embedders and task years existed),
-    else with `_<embedder>` and `/<task>` (made file-name safe), so no two runs' files overwrite each other."""
-    folder = slug(method) if embedder.name == "arcface" else slug(f"{method}@{embedder.label()}")
-    return folder if task.name == "dcase2020" else f"{task.name}/{folder}"
+def method_folder(method: str, embedder) -> str:
+    """A method's submission folder name: `<method>` on the default embedder, else `<method>_<embedder>`
+    (file-name safe), so no two runs' files overwrite each other."""
+    return slug(method) if embedder.name == DEFAULT_EMBEDDER else slug(f"{method}@{embedder.label()}")
 
 
 def make_embedder(spec: str, preset: str, device: str):
-    """`--embedder NAME[:option=value...]`; the trained `arcface` takes the run's --preset unless given one."""
-    from embeddings.embedders import get_embedder
+    """`--embedder NAME[:option=value...]`; an embedder with a `preset` option takes the run's --preset unless given one."""
     from core.plugins import PluginError, parse_spec
+    from embeddings.embedders import EMBEDDERS, get_embedder
     parsed = parse_spec(spec)
     if len(parsed) != 1:
         raise PluginError(f"--embedder {spec!r}: name one embedder, e.g. arcface or imported:path=emb.npz")
     name, options = parsed[0]
-    if name == "arcface":
+    known = EMBEDDERS.available()
+    if name in known and "preset" in known[name].params():
         options.setdefault("preset", preset)
     return get_embedder(name, device, **options)
-
-
-def _append(path: Path, rows: pd.DataFrame, read, write) -> None:
-    """Add `rows` to a table file under a lock, through a temp file and a rename: a crash or a second run never
-    loses rows."""
-    with exclusive(path.with_name(path.name + ".lock")):
-        table = rows if not path.is_file() else pd.concat([read(path), rows], ignore_index=True)
-        with atomic.atomic_file(path) as tmp:
-            write(table, tmp)
-
-
-def append_rows(path: Path, rows: pd.DataFrame) -> None:
-    """Append per-ID results to `results.csv`."""
-    _append(path, rows, read_results, lambda table, tmp: table.to_csv(tmp, index=False))
-
-
-def append_scores(path: Path, rows: pd.DataFrame) -> None:
-    """Append per-clip scores to `scores.parquet`."""
-    _append(path, rows[SCORE_COLUMNS], read_scores_table, lambda table, tmp: table.to_parquet(tmp, index=False))

@@ -18,7 +18,6 @@ import torch
 
 from core.atomic import write_text
 from methods import Bundle, get_scorer
-from methods.neighbors import backend_for
 from methods.registry import label
 
 
@@ -76,7 +75,7 @@ def shared_work_rows(pairs, devices, repeats) -> list[dict]:
         separate = [_run_once(n, o, device, pairs)[1] for n, o in KNN_FAMILY]
         same = all(np.allclose(a, b, rtol=1e-5) for r, sep in zip(runs, separate) for a, b in zip(r[1], sep))
         rows.append({"scorer": f"the kNN family of `make run` ({len(KNN_FAMILY)} configurations), sharing work",
-                     "backend": _backend("knn", device), "dim": pairs[0][0].embeddings.shape[1],
+                     "backend": get_scorer("knn", device).backend(), "dim": pairs[0][0].embeddings.shape[1],
                      "seconds": statistics.median(together), "runs": repeats, "peak_mib": None,
                      "reference": "each alone", "reference_seconds": statistics.median(alone),
                      "speedup": statistics.median(alone) / statistics.median(together), "agrees": same})
@@ -201,7 +200,7 @@ def scorer_rows(datasets, devices, repeats, n_components, progress=print, case_l
                 ours = measure(case.scorer, case.options, device, pairs, repeats, case.check)
                 totals[device] += ours[0] if case.in_total else 0.0
                 rows.append({
-                    "scorer": label(case.scorer, case.options), "backend": _backend(case.scorer, device), "dim": dim,
+                    "scorer": label(case.scorer, case.options), "backend": get_scorer(case.scorer, device, **case.options).backend(), "dim": dim,
                     "seconds": ours[0], "runs": ours[1], "peak_mib": ours[4],
                     "reference": case.reference,
                     "reference_seconds": ref[0] if ref else None,
@@ -212,15 +211,6 @@ def scorer_rows(datasets, devices, repeats, n_components, progress=print, case_l
                   "seconds": total, "runs": None, "peak_mib": None, "reference": None, "reference_seconds": None,
                   "speedup": None, "agrees": None} for device, total in totals.items()]
     return rows
-
-
-def _backend(scorer: str, device: str) -> str:
-    """What `methods.neighbors.flat_index` and the torch scorers pick on `device`."""
-    if scorer == "softmax":
-        return "cpu (scipy)"
-    if scorer in ("knn", "lof") and backend_for(device) == "faiss":
-        return f"{device} (faiss-gpu)"
-    return f"{device} (torch)"
 
 
 def _noise_clips(folder, n_clips, seconds) -> list[str]:
@@ -303,6 +293,7 @@ def training_throughput(device, model="iresnet50", batch=64, steps=4, crop=64, s
     """Training clips/s: a plain fp32 loop decoding audio in a DataLoader, against log-mel resident on the
     device with (on CUDA) bf16 autocast and channels-last."""
     from dataclasses import replace
+
     from embeddings.classifier import Classifier
     from embeddings.config import TrainConfig
     from embeddings.features import compute_logmel
@@ -360,6 +351,7 @@ def embedder_throughput(device, quick=False, batch=4, seconds=10.0):
     weights: speed does not depend on them), with TFLOP/s and their share of the fp32 matrix-product rate."""
     from torch.utils.flop_counter import FlopCounterMode
     from transformers import ASTConfig, ASTModel, Wav2Vec2Config, Wav2Vec2Model
+
     from embeddings.classifier import Classifier
     from embeddings.config import TrainConfig
     from embeddings.features import LogMel

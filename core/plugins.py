@@ -35,8 +35,9 @@ def missing_requirements(cls) -> list[str]:
 class Registry:
     """Plugins of one kind by name: `kind` names them in messages, `group` is the entry-point group."""
 
-    def __init__(self, kind: str, group: str, builtins: tuple[str, ...], listing: str):
+    def __init__(self, kind: str, group: str, builtins: tuple[str, ...], listing: str, device: bool = True):
         self.kind, self.group, self.builtins, self.listing = kind, group, builtins, listing
+        self.device = device  # whether plugins of this kind are built for a device
         self.entries: dict[str, type] = {}
         self.loaded = False
 
@@ -70,7 +71,7 @@ class Registry:
         if missing:
             raise PluginError(f"{name} needs {', '.join(missing)}, which is not installed (pip install {' '.join(missing)})")
         try:
-            return cls(device=device, **options)
+            return cls(device=device, **options) if self.device else cls(**options)
         except (ValueError, TypeError) as exc:  # an option value the plugin refuses
             raise PluginError(f"{name}: {exc}") from None
 
@@ -100,3 +101,12 @@ def parse_spec(spec: str) -> list[tuple[str, dict]]:
 def label(name: str, options: dict) -> str:
     """The leaderboard name of a configured plugin: `knn(k=5)`."""
     return name if not options else f"{name}({', '.join(f'{k}={v}' for k, v in sorted(options.items()))})"
+
+
+def parse_label(text: str) -> tuple[str, dict]:
+    """The inverse of `label`: `knn(k=5)` -> ("knn", {"k": 5})."""
+    name, sep, rest = text.partition("(")
+    if not sep:
+        return text, {}
+    pairs = (p.partition("=") for p in rest.rstrip(")").split(", "))
+    return name, {k: literal(v) for k, _, v in pairs}

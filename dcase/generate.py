@@ -157,7 +157,7 @@ def _write_attributes(tmp: Path, task: TaskYear, attribute_rows: dict) -> None:
 def _write_ground_truth(tmp: Path, task: TaskYear, truth: list) -> None:
     """Both published forms: the renaming list at the root, the evaluator's folders under `evaluator/`."""
     lines, last = [], None
-    for machine_type, section, name, original, label, domain, attributes in truth:
+    for machine_type, _, name, original, *_ in truth:
         if machine_type != last:
             lines.append(machine_type)
             last = machine_type
@@ -165,12 +165,12 @@ def _write_ground_truth(tmp: Path, task: TaskYear, truth: list) -> None:
     (tmp / task.ground_truth_list).write_text("\n".join(lines) + "\n")
     files: dict[tuple[str, str], list] = {}
     for machine_type, section, name, original, label, domain, _ in truth:
-        tail = f"{domain}_test" if task.score == "2021" else "test"
-        files.setdefault((f"ground_truth_{machine_type}_section_{section}_{tail}.csv", task.score), []).append(
+        tail = f"{domain}_test" if task.files_per_domain else "test"
+        files.setdefault(f"ground_truth_{machine_type}_section_{section}_{tail}.csv", []).append(
             (name, original, label, domain))
     for folder in ("ground_truth_data", "ground_truth_domain", "ground_truth_attributes"):
         (tmp / "evaluator" / folder).mkdir(parents=True, exist_ok=True)
-    for (file_name, _), rows in files.items():
+    for file_name, rows in files.items():
         rows = sorted(rows)
         _csv(tmp / "evaluator" / "ground_truth_data" / file_name, [(n, lab) for n, _, lab, _ in rows])
         _csv(tmp / "evaluator" / "ground_truth_domain" / file_name, [(n, int(d == "target")) for n, _, _, d in rows])
@@ -196,7 +196,7 @@ def generate(out: str | Path, task: str = "dcase2023", preset: str = "small", se
     clips, attribute_rows, truth = _plan(year, spec, seed)
     with atomic_folder(out) as tmp:
         synth.write_all(_write, [(*c, tmp, spec.seconds, seed) for c in clips], f"generate {task} {preset}", workers)
-        if year.year >= 2022:  # the attribute files came with 2022
+        if year.attribute_files:
             _write_attributes(tmp, year, attribute_rows)
         _write_ground_truth(tmp, year, truth)
         (tmp / "GENERATED.txt").write_text(f"asd-bench generated data set: task={task} preset={preset} seed={seed} "

@@ -99,57 +99,9 @@ def section_scores_domain(g: pd.DataFrame) -> list[dict]:
     return rows
 
 
-def section_table(clips: pd.DataFrame, score: str) -> pd.DataFrame:
-    """Per-(type, section[, domain]) scores of labelled clips with columns machine_type, section, domain,
-    label, score (and decision): `score` is the year's kind ("2020", "2021" or "domain")."""
-    clips = clips[clips.label >= 0]
-    if score == "2020":
-        table = per_section(clips, clips.score)
-        return table.assign(domain="all", precision=np.nan, recall=np.nan, f1=np.nan)
-    per = section_scores_2021 if score == "2021" else section_scores_domain
-    rows = [dict(machine_type=t, section=s, **r) for (t, s), g in clips.groupby(["machine_type", "section"]) for r in per(g)]
-    return pd.DataFrame(rows, columns=["machine_type", "section", "domain", "auc", "pauc", "precision", "recall", "f1"])
-
-
-def official_score(table: pd.DataFrame, score: str) -> dict:
-    """The year's headline figures from `section_table` rows (fractions in [0, 1])."""
-    if score == "2020":
-        s = summarize(table)
-        return {"official_score": float(s.loc["hmean", "auc"]), "hmean_auc": float(s.loc["hmean", "auc"]),
-                "hmean_pauc": float(s.loc["hmean", "pauc"]), "mean_auc": float(s.loc["mean", "auc"]),
-                "mean_pauc": float(s.loc["mean", "pauc"])}
-    if score == "2021":
-        return {"official_score": floored_hmean(np.concatenate([table.auc, table.pauc])),
-                "hmean_auc": floored_hmean(table.auc), "hmean_pauc": floored_hmean(table.pauc),
-                "hmean_source": floored_hmean(table[table.domain == "source"].auc),
-                "hmean_target": floored_hmean(table[table.domain == "target"].auc),
-                "mean_auc": float(table.auc.mean()), "mean_pauc": float(table.pauc.mean())}
-    source, target = table[table.domain == "source"], table[table.domain == "target"]
-    pauc = table[table.domain == "all"].pauc
-    out = {"official_score": floored_hmean(np.concatenate([source.auc, target.auc, pauc])),
-           "hmean_source": floored_hmean(source.auc), "hmean_target": floored_hmean(target.auc),
-           "hmean_pauc": floored_hmean(pauc), "mean_auc": float(np.mean(np.concatenate([source.auc, target.auc])))}
-    for domain, part in (("source", source), ("target", target)):
-        for metric in ("precision", "recall", "f1"):
-            out[f"{metric}_{domain}"] = float(part[metric].mean())
-    return out
-
-
-def per_type(table: pd.DataFrame, score: str) -> dict:
-    """Per machine type, the mean over its sections of each figure: AUC/pAUC (2020), AUC/pAUC per domain (2021),
-    AUC-source, AUC-target and pAUC (2022 on)."""
-    out = {}
-    for machine_type, g in table.groupby("machine_type"):
-        if score == "2020":
-            out[machine_type] = {"auc": float(g.auc.mean()), "pauc": float(g.pauc.mean())}
-        elif score == "2021":
-            out[machine_type] = {f"{m}_{d}": float(g[g.domain == d][m].mean()) for d in ("source", "target")
-                                 for m in ("auc", "pauc") if (g.domain == d).any()}
-        else:
-            out[machine_type] = {"auc_source": float(g[g.domain == "source"].auc.mean()),
-                                 "auc_target": float(g[g.domain == "target"].auc.mean()),
-                                 "pauc": float(g[g.domain == "all"].pauc.mean())}
-    return out
+def floored_hmean_rows(values: np.ndarray) -> np.ndarray:
+    """`floored_hmean` of each row of a (resamples, parts) array."""
+    return hmean(np.maximum(values, EPS), axis=1)
 
 
 # ---------------------------------------------------------------------------------------------- CI95

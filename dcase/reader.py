@@ -66,10 +66,10 @@ def detect(files: list[tuple[str, str, str, Path]], root: Path) -> TaskYear:
     def fits_year(task: TaskYear) -> bool:
         if (task.scheme == "2020") != (schemes == {"2020"}) or not types <= set(task.all_types()):
             return False
-        if task.year < 2021:
+        if task.scheme == "2020":
             return True
         known_sections = {s for ss in task.all_types().values() for s in ss}
-        return (sections <= known_sections and (task.year == 2021) == split_test
+        return (sections <= known_sections and (len(task.test_folders) > 1) == split_test
                 and (not concealed or task.concealed == "noAttribute") and extras == task.supplemental)
 
     fits = [task for task in (cls() for cls in available().values()) if fits_year(task)]
@@ -149,8 +149,8 @@ def load_clips(root: str | Path, task: str | TaskYear | None = None, *, ground_t
     task = detect(files, root) if task is None else (get_task(task) if isinstance(task, str) else task)
     truth, truth_path = ground_truth.find(root, task, ground_truth_path)
     problems: list[Problem] = []
-    for source, machine_type, folder, path in files:
-        if folder in ("source_test", "target_test") and task.year != 2021:
+    for *_, folder, path in files:
+        if folder in ("source_test", "target_test") and len(task.test_folders) == 1:
             problems.append(Problem(path.parent, f"{folder}/ belongs to the 2021 layout, not {task.name}; pass --task dcase2021"))
             break
     rows = _rows(root, task, files, truth, problems, truth_path)

@@ -7,7 +7,6 @@ task year (`TaskYear.submission_name`).
 from __future__ import annotations
 
 import csv
-import re
 from pathlib import Path
 
 import numpy as np
@@ -50,14 +49,6 @@ def write(task: TaskYear, folder: Path, clips: pd.DataFrame, scores: np.ndarray,
                    np.asarray(decisions)[rows].astype(int))
 
 
-def _pattern(task: TaskYear) -> re.Pattern:
-    if task.scheme == "2020":
-        return re.compile(r"^anomaly_score_(.+)_id_(\d{2})\.csv$")
-    if task.score == "2021":
-        return re.compile(r"^anomaly_score_(.+)_section_(\d{2})_(source|target)_test\.csv$")
-    return re.compile(r"^anomaly_score_(.+)_section_(\d{2})_test\.csv$")
-
-
 def read(task: TaskYear, folder: str | Path, table: pd.DataFrame) -> pd.DataFrame:
     """Every score file of `folder` joined with its clips' ground truth: columns machine_type, section, domain,
     file, label, score and decision (NaN where the year does not require decision files and one is missing).
@@ -66,10 +57,10 @@ def read(task: TaskYear, folder: str | Path, table: pd.DataFrame) -> pd.DataFram
     2022 on a score file without its decision file is refused, as the evaluators skip such a system.
     """
     folder = Path(folder)
-    pattern = _pattern(task)
+    pattern = task.submission_pattern()
     files = sorted(p for p in folder.glob("anomaly_score_*.csv") if pattern.match(p.name))
     if not files:
-        example = task.submission_name("anomaly_score", "<type>", "<SS>", "<domain>" if task.score == "2021" else "")
+        example = task.submission_name("anomaly_score", "<type>", "<SS>", "<domain>" if task.files_per_domain else "")
         raise DataError(f"{folder}: no {task.name} score files ({example}); point at one method's dev/ or eval/ folder, "
                         "or pass the right --task")
     labelled = table[table.split.isin(["dev", "eval"]) & (table.label >= 0)]
@@ -102,7 +93,7 @@ def read(task: TaskYear, folder: str | Path, table: pd.DataFrame) -> pd.DataFram
             if set(decided) != set(names) or not set(np.unique(list(decided.values()))) <= {0, 1}:
                 raise DataError(f"{decision_path}: must give 0 or 1 for exactly the clips of {path.name}")
             decisions = np.array([decided[n] for n in names], dtype=float)
-        elif task.score == "domain":
+        elif task.scoring.needs_decisions:
             raise DataError(f"{path}: no {decision_path.name} beside it; the {task.name} evaluator skips a system "
                             "without decision files, so write both")
         else:
@@ -117,12 +108,13 @@ def evaluate(task: TaskYear, folder: str | Path, table: pd.DataFrame) -> dict:
     """The year's official figures of a folder of submission files: `official_score`, its parts, `per_type`,
     the per-section table, and (2022 on) the jackknife CI95 over all pooled clips."""
     clips = read(task, folder, table)
-    if task.score != "2020" and clips.decision.isna().any():
+    if clips.decision.isna().any():
         clips = clips.drop(columns="decision")
-    sections = metrics.section_table(clips, task.score)
-    out = {"task": task.name, **metrics.official_score(sections, task.score), "per_type": metrics.per_type(sections, task.score),
+    scoring = task.scoring
+    sections = scoring.section_table(clips)
+    out = {"task": task.name, **scoring.official_score(sections), "per_type": scoring.per_type(sections),
            "per_section": sections.to_dict(orient="records")}
-    if task.score == "domain":
+    if scoring.jackknife:
         auc_ci = metrics.jackknife_ci95(clips.label, clips.score)[1]
         pauc_ci = metrics.jackknife_ci95(clips.label, clips.score, metrics.MAX_FPR)[1]
         out.update(ci95_auc=auc_ci, ci95_pauc=pauc_ci, ci95=(auc_ci + pauc_ci) / 2)

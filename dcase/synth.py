@@ -22,6 +22,7 @@ from dcase.audio import SAMPLE_RATE
 from dcase.tasks.y2020 import DCASE2020
 
 SR = SAMPLE_RATE
+RECIPE_TASK = DCASE2020.name  # the recipes are the 2020 machine types, calibrated on its release clips
 DEV_IDS, EVAL_IDS = DCASE2020.dev_types, DCASE2020.eval_types
 MACHINE_TYPES = tuple(DEV_IDS)
 GROUND_TRUTH_FILE = "eval_data_list.csv"  # the name this generator has always written; the reader takes it and eval_data_list_2020.csv

@@ -18,9 +18,9 @@ from tqdm import tqdm
 from core.atomic import atomic_file, atomic_folder
 from core.errors import DataError
 from core.locking import exclusive
+from core.ranks import rank_world
 from embeddings.classifier import infer
 from embeddings.config import TrainConfig
-from core.ranks import rank_world
 from embeddings.features import FeatureSet, LogMelConfig, load_features
 from embeddings.train import load_checkpoint, train
 
@@ -39,7 +39,7 @@ class EmbeddingCache:
     manifest: dict = field(default_factory=dict)
     path: Path | None = None
 
-    def split(self, name: str) -> "EmbeddingCache":
+    def split(self, name: str) -> EmbeddingCache:
         rows = np.flatnonzero(self.clips.split.to_numpy() == name)
         return EmbeddingCache(self.clips.iloc[rows].reset_index(drop=True), self.embeddings[rows], self.logits[rows],
                               self.manifest, self.path)
@@ -56,7 +56,7 @@ class EmbeddingCache:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "EmbeddingCache":
+    def load(cls, path: str | Path) -> EmbeddingCache:
         path = Path(path)
         manifest_path = path / "manifest.json"
         if not manifest_path.is_file():

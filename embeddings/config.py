@@ -33,14 +33,14 @@ class TrainConfig:
     seed: int = 0
 
 
-# Presets sized for the generated data sets select checkpoints without test labels; `dcase2020` is the seed
-# paper's system, its protocol included (`--set selection=heldout` gives it the label-free one).
+# Presets sized for the generated data sets select checkpoints without test labels; `full` is the seed
+# paper's system (for the full-size data), its protocol included (`--set selection=heldout` gives it the label-free one).
 PRESETS = {
     "tiny": TrainConfig(model="iresnet_small", embedding_dim=128, crop_frames=32, epochs=6, batch_size=32,
                         max_lr=3e-3, warmup_epochs=1, first_cycle=5, eval_every=2, selection="heldout"),
     "small": TrainConfig(model="iresnet_small", embedding_dim=128, crop_frames=32, epochs=12, batch_size=64,
                          max_lr=3e-3, warmup_epochs=1, first_cycle=11, eval_every=2, selection="heldout"),
-    "dcase2020": TrainConfig(finetune_epochs=10),
+    "full": TrainConfig(finetune_epochs=10),
 }
 
 

@@ -7,8 +7,6 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 
-from core.ranks import rank_world
-
 
 def init_from_env(device: str) -> None:
     """Join the process group torchrun describes in the environment (NCCL on GPUs, gloo on CPUs); no-op alone."""

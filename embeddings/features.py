@@ -16,10 +16,10 @@ import torchaudio
 from tqdm import tqdm
 
 from core.atomic import atomic_folder
-from dcase.audio import SAMPLE_RATE
 from core.errors import DataError
 from core.locking import exclusive
 from core.ranks import is_main
+from dcase.audio import SAMPLE_RATE
 
 FEATURE_VERSION = 1  # bump when the bytes written for the same parameters change
 SPLITS = ("train", "dev", "eval")

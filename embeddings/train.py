@@ -16,12 +16,12 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from dcase import metrics
 from core.atomic import atomic_file
 from core.locking import exclusive
+from core.ranks import is_main, rank_world
+from dcase import metrics
 from embeddings.classifier import Classifier, infer, pad_frames, softmax_score
 from embeddings.config import TrainConfig
-from core.ranks import is_main, rank_world
 from embeddings.distributed import global_batchnorm
 from embeddings.features import FeatureSet
 from embeddings.heads import LOSSES

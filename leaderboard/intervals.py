@@ -100,27 +100,16 @@ def compare_to_leader(result: Headline, figure: str = "hmean_auc") -> tuple[str,
     return leader, out
 
 
-def official_score_resamples(clips: pd.DataFrame, score: str, resamples: int = RESAMPLES, seed: int = 0,
+def official_score_resamples(clips: pd.DataFrame, scoring, resamples: int = RESAMPLES, seed: int = 0,
                              max_fpr: float = 0.1) -> np.ndarray:
-    """The official score of a 2021+ year (`score` "2021" or "domain") for each of `resamples` stratified
+    """The official score (by the year's `dcase.scoring` kind, 2021 on) of each of `resamples` stratified
     bootstrap resamples of one method's scored clips (columns machine_type, section, domain, label, score):
     clips are drawn with replacement within every (type, section, domain, label) stratum."""
     clips = clips.sort_values(["machine_type", "section", "domain", "file"]).reset_index(drop=True)
     draws = stratified_indices(clips[["machine_type", "section", "domain", "label"]], resamples, seed)
     labels, values, domains = clips.label.to_numpy(), clips.score.to_numpy(np.float64), clips.domain.to_numpy()
-    pooled = []
+    parts = []
     for rows in clips.groupby(["machine_type", "section"], sort=True).indices.values():
         drawn = draws[:, rows]
-        y, s, d = labels[drawn], values[drawn], domains[drawn]
-        if score == "2021":  # each domain on its own clips
-            for domain in ("source", "target"):
-                mine = domains[rows] == domain
-                if mine.any():
-                    pooled += roc_areas(s[:, mine], y[:, mine], (None, max_fpr))
-            continue
-        for domain in ("source", "target"):  # normals of the domain and every anomaly: a fixed set of columns
-            chosen = (domains[rows] == domain) | (labels[rows] == 1)
-            if (chosen & (labels[rows] == 0)).any():
-                pooled.append(roc_areas(s[:, chosen], y[:, chosen])[0])
-        pooled.append(roc_areas(s, y, (max_fpr,))[0])
-    return hmean(np.maximum(np.stack(pooled, 1), np.finfo(np.float64).eps), axis=1)
+        parts += scoring.resampled_parts(labels[drawn], values[drawn], domains[rows], labels[rows], max_fpr)
+    return scoring.official_resampled(parts)

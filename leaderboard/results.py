@@ -1,6 +1,7 @@
-"""The results files (`results.csv`, `scores.parquet`), old ones included, and per-seed summaries of 2020 rows.
+"""The results store: the schema of `results.csv` (per section and domain) and `scores.parquet` (per clip),
+locked atomic appends, reading old files, and per-seed summaries of 2020 rows.
 
-The official scores themselves are `dcase.metrics`.
+The official scores themselves are `dcase.scoring`.
 """
 from __future__ import annotations
 
@@ -9,7 +10,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core import atomic
+from core.locking import exclusive
 from dcase.metrics import summarize
+from dcase.tasks import DEFAULT_TASK
+
+RESULT_COLUMNS = ["run_id", "method", "task", "split", "machine_type", "section", "domain", "metric", "auc", "pauc",
+                  "precision", "recall", "f1", "fit_seconds", "score_seconds", "device", "dataset", "embedding_key", "seed",
+                  "embedder", "machine_id"]
+SCORE_COLUMNS = ["run_id", "method", "task", "seed", "split", "file", "machine_type", "section", "domain", "label", "score",
+                 "decision", "dataset", "embedding_key", "embedder"]
 
 
 def summarize_seeds(per_id: pd.DataFrame) -> list[pd.DataFrame]:
@@ -31,7 +41,7 @@ def seed_mean(tables: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 # what rows written before these columns existed were: seed 0 of `arcface` on DCASE 2020, one row per machine ID
-RESULT_DEFAULTS = {"seed": 0, "embedder": "arcface", "task": "dcase2020", "domain": "all"}
+RESULT_DEFAULTS = {"seed": 0, "embedder": "arcface", "task": DEFAULT_TASK, "domain": "all"}
 
 
 def _with_defaults(table: pd.DataFrame) -> pd.DataFrame:
@@ -48,3 +58,20 @@ def read_results(path: Path) -> pd.DataFrame:
 def read_scores_table(path: Path, split: str | None = None) -> pd.DataFrame:
     """`scores.parquet` (one split's rows if `split` is given), with the same defaults as `read_results`."""
     return _with_defaults(pd.read_parquet(path, filters=[("split", "==", split)] if split else None))
+
+
+def _append(path: Path, rows: pd.DataFrame, read, write) -> None:
+    """Add `rows` to a table file under a lock, through a temp file and a rename: a crash or a second run never
+    loses rows."""
+    with exclusive(path.with_name(path.name + ".lock")):
+        table = rows if not path.is_file() else pd.concat([read(path), rows], ignore_index=True)
+        with atomic.atomic_file(path) as tmp:
+            write(table, tmp)
+
+
+def append_results(results_dir: Path, rows: pd.DataFrame, clips: pd.DataFrame) -> None:
+    """Append one method's result rows to `results.csv` and its per-clip scores to `scores.parquet`."""
+    _append(Path(results_dir) / "results.csv", rows[RESULT_COLUMNS], read_results,
+            lambda table, tmp: table.to_csv(tmp, index=False))
+    _append(Path(results_dir) / "scores.parquet", clips[SCORE_COLUMNS], read_scores_table,
+            lambda table, tmp: table.to_parquet(tmp, index=False))

@@ -1,4 +1,4 @@
-"""Anomaly scorers: fit on one machine ID's normal embeddings, score clips, higher = more anomalous.
+"""Anomaly scorers: fit on one section's normal embeddings (a machine ID in 2020), score clips, higher = more anomalous.
 
 Importing this package imports no optional backend; built-ins register on first use of the registry.
 """

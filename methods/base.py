@@ -51,7 +51,7 @@ def require_finite(summary: torch.Tensor, values: np.ndarray, name: str) -> None
         raise nonfinite_error(np.asarray(values), name)
 
 
-def check_bundles(scorer: "Scorer", bundles: list[Bundle], dim: int | None = None) -> int:
+def check_bundles(scorer: Scorer, bundles: list[Bundle], dim: int | None = None) -> int:
     """Refuse input a scorer would crash on deep inside BLAS or faiss; returns the embedding size."""
     for b in bundles:
         if b.embeddings.ndim != 2 or len(b.embeddings) != len(b.logits):
@@ -69,11 +69,11 @@ def check_bundles(scorer: "Scorer", bundles: list[Bundle], dim: int | None = Non
 
 
 class Scorer:
-    """Fitted per machine ID on normal training clips; `score` returns one float per clip, higher = more anomalous.
+    """Fitted per section (machine ID in 2020) on normal training clips; `score` returns one float per clip, higher = more anomalous.
 
     Subclasses set `name`, take hyperparameters (with defaults) as keyword arguments of `__init__`, and
-    implement `fit` and `score`. `fit_many`/`score_many` run all IDs at once; override them for one
-    batched (GPU) call instead of the per-ID loop. `requires` names optional packages the scorer needs;
+    implement `fit` and `score`. `fit_many`/`score_many` run all sections at once; override them for one
+    batched (GPU) call instead of the per-section loop. `requires` names optional packages the scorer needs;
     `reads` the Bundle fields it uses, which are checked for NaN/inf before fitting and scoring, except
     `checks_finite`: those the scorer checks itself (`require_finite`) from norms or sums it computes anyway.
     """
@@ -82,29 +82,37 @@ class Scorer:
     requires: ClassVar[tuple[str, ...]] = ()
     reads: ClassVar[tuple[str, ...]] = ("embeddings", "logits")
     checks_finite: ClassVar[tuple[str, ...]] = ()
+    searches: ClassVar[bool] = False  # runs nearest-neighbour searches (`methods.neighbors.flat_index`)
 
     def __init__(self, device: str = "cpu"):
         self.device = device
 
-    def fit(self, train: Bundle) -> "Scorer":
+    def backend(self) -> str:
+        """Where and with what the scorer computes, for `bench speed`'s tables."""
+        if self.searches:
+            from methods.neighbors import backend_for
+            return f"{self.device} ({'faiss-gpu' if backend_for(self.device) == 'faiss' else 'torch'})"
+        return f"{self.device} (torch)"
+
+    def fit(self, train: Bundle) -> Scorer:
         raise NotImplementedError
 
     def score(self, test: Bundle) -> np.ndarray:
         raise NotImplementedError
 
     def min_train_clips(self) -> int:
-        """Fewest training clips per ID the scorer is defined for."""
+        """Fewest training clips per section the scorer is defined for."""
         return 1
 
     def check_train(self, trains: list[Bundle]) -> None:
-        """Called by `fit_many`: shapes, finiteness and enough clips per ID, each refused with a one-line error."""
+        """Called by `fit_many`: shapes, finiteness and enough clips per section, each refused with a one-line error."""
         self.dim_ = check_bundles(self, trains)
         for t in trains:
             if len(t.embeddings) < self.min_train_clips():
                 raise DataError(f"{t.name}: {len(t.embeddings)} training clips, but {self!r} needs at least "
                                 f"{self.min_train_clips()}; lower its options or add normal training clips")
 
-    def fit_many(self, trains: list[Bundle]) -> "Scorer":
+    def fit_many(self, trains: list[Bundle]) -> Scorer:
         self.check_train(trains)
         self.fitted_ = [copy.copy(self).fit(t) for t in trains]
         return self

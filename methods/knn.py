@@ -45,6 +45,7 @@ class NeighbourScorer(Scorer):
 
     reads = ("embeddings",)
     checks_finite = ("embeddings",)  # by the index, from its row norms
+    searches = True
 
     def __init__(self, k=5, metric="cosine", aggregate="mean", combine="min", normalize=None, density_k=5,
                  device="cpu"):

@@ -15,6 +15,7 @@ class LOFScorer(Scorer):
     name = "lof"
     reads = ("embeddings",)
     checks_finite = ("embeddings",)  # by the index, from its row norms
+    searches = True
 
     def __init__(self, k=5, metric="l2", device="cpu"):
         super().__init__(device)

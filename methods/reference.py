@@ -90,6 +90,7 @@ class SklearnKNNScorer(Scorer):
 
     def _centres(self, x):
         from sklearn.cluster import KMeans
+
         from methods.kmeans_knn import plusplus
         if self.metric == "cosine":
             x = x / np.linalg.norm(x, axis=1, keepdims=True)

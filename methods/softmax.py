@@ -12,6 +12,9 @@ class SoftmaxScorer(Scorer):
     name = "softmax"
     reads = ("logits",)
 
+    def backend(self) -> str:
+        return "cpu (scipy)"
+
     def fit(self, train: Bundle):
         return self
 

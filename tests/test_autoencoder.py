@@ -9,8 +9,7 @@ import torch
 from dcase import generate
 from dcase.reader import load_clips
 from embeddings.embedders import get_embedder
-from embeddings.embedders.autoencoder import (DenseAutoencoder, frame_vectors, log_mel, train_autoencoder,
-                                              validation_split)
+from embeddings.embedders.autoencoder import DenseAutoencoder, frame_vectors, log_mel, train_autoencoder, validation_split
 from embeddings.features import read_wav
 from methods import Bundle, get_scorer
 

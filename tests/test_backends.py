@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 
 from core.errors import DataError
-from methods import Bundle, get_scorer
 from methods.neighbors import flat_index
 
 

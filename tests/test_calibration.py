@@ -1,14 +1,14 @@
 """The generator's calibration to real recordings and the statistics behind `bench data compare`."""
 import numpy as np
 import pytest
+from test_realdata import REAL
 
-from bench import calibrate
+from datatools import calibrate
+from datatools.datastats import TypeStats, anomaly_distance_db, clip_features, mel_centres_hz, type_stats
 from dcase import synth
-from bench.datastats import TypeStats, anomaly_distance_db, clip_features, mel_centres_hz, type_stats
+from dcase.importer import import_release_clips
 from dcase.reader import load_clips
 from dcase.synth import MACHINE_TYPES
-from bench.importer import import_release_clips
-from test_realdata import REAL
 
 needs_real = pytest.mark.skipif(not REAL.is_dir(), reason=f"no real recordings at {REAL}")
 

@@ -4,8 +4,8 @@ import soundfile as sf
 from dcase.ground_truth import read_list
 from dcase.metrics import summarize
 from dcase.reader import clip_counts, load_clips
-from dcase.synth import DEV_IDS, EVAL_IDS
-from dcase.synth import PRESETS, generate
+from dcase.scoring import PER_MACHINE_ID
+from dcase.synth import DEV_IDS, EVAL_IDS, PRESETS, generate
 
 
 def test_generated_layout_counts_and_format(tiny_data):
@@ -50,9 +50,9 @@ def test_generation_is_deterministic(tiny_data, tmp_path):
 
 
 def test_trivial_baseline_is_neither_perfect_nor_chance(tiny_data, cache_root):
-    from bench.baseline import spectrum_distance_baseline
+    from datatools.baseline import spectrum_distance_baseline
     from embeddings.features import load_features
-    tables = spectrum_distance_baseline(load_features(load_clips(tiny_data)[1], cache_root))
+    tables = spectrum_distance_baseline(load_features(load_clips(tiny_data)[1], cache_root), PER_MACHINE_ID)
     assert set(tables) == {"dev", "eval"}
     for table in tables.values():
         assert 0.55 < summarize(table).loc["mean", "auc"] < 0.97

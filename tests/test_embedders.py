@@ -8,9 +8,9 @@ import pytest
 
 from bench.cli import main
 from core.errors import DataError
-from leaderboard.results import read_results
 from embeddings.embedders import available, get_embedder
 from embeddings.embedders.imported import read_embedding_file
+from leaderboard.results import read_results
 
 
 def _keys(cache):
@@ -89,8 +89,9 @@ def test_a_hear_module_embeds_at_its_own_rate_and_is_cached(built, tmp_path, mon
 
 @pytest.mark.slow
 def test_run_with_an_imported_embedder_ranks_beside_arcface(built, tiny_data, cache_root, tmp_path, capsys):
-    from bench.runner import RunConfig, run
     from conftest import CONFIG
+
+    from bench.runner import RunConfig, run
     table, cache = built
     np.savez(tmp_path / "e.npz", files=np.array(_keys(cache)), embeddings=cache.embeddings)
     results, board = tmp_path / "results", tmp_path / "LB.md"

@@ -12,17 +12,17 @@ import pandas as pd
 import pytest
 import soundfile as sf
 import torch
+from conftest import CONFIG
 
 import embeddings.cache as cache_mod
 import embeddings.train as train_mod
 import methods.registry as registry
 from bench.cli import main
-from dcase.reader import load_clips
 from core.errors import DataError
-from dcase import submission as submission_files
-from dcase.tasks import get_task
 from core.locking import exclusive
-from conftest import CONFIG
+from dcase import submission as submission_files
+from dcase.reader import load_clips
+from dcase.tasks import get_task
 from embeddings.cache import EmbeddingCache, StaleCacheError, build, run_dir
 from embeddings.classifier import infer
 from embeddings.features import LogMelConfig, feature_key, load_features

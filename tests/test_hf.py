@@ -2,11 +2,11 @@
 import numpy as np
 import pytest
 import torch
+from hf_tiny import FAMILIES, save_tiny
 
 from core.errors import DataError
 from embeddings.embedders import get_embedder
 from embeddings.embedders.hf import parse_layers, pool
-from hf_tiny import FAMILIES, save_tiny
 
 
 @pytest.fixture(scope="module")

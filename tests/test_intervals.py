@@ -6,11 +6,11 @@ import pytest
 from scipy.stats import norm
 from sklearn.metrics import roc_auc_score
 
-from leaderboard.intervals import ci95, compare_to_leader, headline, stratified_indices
 from dcase.roc import roc_area, roc_areas
-from leaderboard.results import read_results
 from embeddings.train import hold_out
+from leaderboard.intervals import ci95, compare_to_leader, headline, stratified_indices
 from leaderboard.render import render
+from leaderboard.results import read_results
 
 
 @pytest.mark.parametrize("max_fpr", [None, 0.1, 0.35])
@@ -130,8 +130,10 @@ def test_hold_out_takes_a_fraction_of_each_class_reproducibly():
 @pytest.mark.slow
 def test_training_seeds_give_distinct_embeddings(built, cache_root):
     from dataclasses import replace
-    from embeddings.cache import build
+
     from conftest import CONFIG
+
+    from embeddings.cache import build
     table, first = built
     second = build(table, replace(CONFIG, seed=1), cache_root)
     assert second.manifest["key"] != first.manifest["key"]

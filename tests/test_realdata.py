@@ -10,8 +10,8 @@ import soundfile as sf
 
 from bench.cli import main
 from dcase.audio import check_wav
+from dcase.importer import import_release_clips
 from dcase.reader import load_clips
-from bench.importer import import_release_clips
 from embeddings.features import read_wav
 
 REAL = Path(os.environ.get("ASD_BENCH_REALDATA", Path(__file__).resolve().parents[2] / "shared" / "realdata"))

@@ -8,9 +8,9 @@ from sklearn.metrics import roc_auc_score
 
 import methods.registry as registry
 from bench.cli import main
+from bench.runner import RunConfig, run
 from dcase.ground_truth import read_list
 from dcase.submission import read_rows as read_scores
-from bench.runner import RunConfig, run
 
 pytestmark = pytest.mark.slow
 METHODS = "softmax,centroid,gmm:n_components=1,knn,lof"
@@ -142,8 +142,8 @@ def test_cli_errors_are_one_line_with_exit_code_2(argv, message, capsys, tmp_pat
 
 
 def test_bench_evaluate_recomputes_the_stored_rows_from_the_submission_files(finished, tiny_data):
-    from dcase.reader import load_clips
     from dcase import submission
+    from dcase.reader import load_clips
     config, rows = finished
     task, table = load_clips(tiny_data, check_audio=False)
     for split in ("dev", "eval"):

@@ -4,15 +4,14 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from conftest import CONFIG
 
 import embeddings.cache as cache_mod
 from dcase import metrics
 from embeddings.cache import EmbeddingCache, StaleCacheError, build, cache_key
-from embeddings.features import LogMelConfig, load_features
 from embeddings.classifier import softmax_score
+from embeddings.features import LogMelConfig, load_features
 from embeddings.train import _select, fit, train
-
-from conftest import CONFIG
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,10 @@ the scorer read everything year-specific from it.
 """
 from __future__ import annotations
 
+import re
 from typing import ClassVar
+
+from dcase.scoring import DOMAIN_GENERALISATION, Scoring
 
 SEVEN_2022 = ("ToyCar", "ToyTrain", "bearing", "fan", "gearbox", "slider", "valve")
 
@@ -17,15 +20,16 @@ class TaskYear:
     eval_types: ClassVar[dict[str, tuple[str, ...]]] = {}  # machine type -> evaluation sections
     scheme: ClassVar[str] = "section"          # the name grammar: "2020" (machine IDs) or "section"
     test_folders: ClassVar[tuple[str, ...]] = ("test",)
-    score: ClassVar[str] = "domain"            # "2020" per ID, "2021" per domain, "domain" (2022 on)
+    scoring: ClassVar[Scoring] = DOMAIN_GENERALISATION  # the official score (`dcase.scoring`)
+    files_per_domain: ClassVar[bool] = False   # one submission file per section and domain (2021)
+    test_attributes: ClassVar[bool] = True     # test clip names carry attributes
+    attribute_files: ClassVar[bool] = True     # `attributes_XX.csv` beside `train/`
+    baseline: ClassVar[str | None] = None      # the embedder that is the year's official baseline
     aux_label: ClassVar[str] = "attribute"     # the classifier's default target: "section" or "attribute"
     first_shot: ClassVar[bool] = True          # evaluation machine types unseen in development
     supplemental: ClassVar[bool] = False       # a supplemental/ folder of extra clips (2025)
     concealed: ClassVar[str | None] = None     # how a name marks concealed attributes ("noAttribute", "")
     numbering_from: ClassVar[int] = 0          # first clip number in names
-
-    def __init__(self, device: str = "cpu"):
-        pass  # the registry builds plugins with a device; a task year has no use for it
 
     # ------------------------------------------------------------------ names
     @property
@@ -38,7 +42,7 @@ class TaskYear:
 
     def test_name(self, section: str, domain: str, label: int, number: int, attributes: str) -> str:
         kind = "anomaly" if label else "normal"
-        tail = "" if self.year == 2021 else f"_{attributes}"  # 2021 test names carry no attributes
+        tail = f"_{attributes}" if self.test_attributes else ""
         return f"section_{section}_{domain}_test_{kind}_{number:04d}{tail}.wav"
 
     def eval_name(self, section: str, domain: str, number: int) -> str:
@@ -51,13 +55,31 @@ class TaskYear:
     # ------------------------------------------------------------------ submission files
     def submission_key(self, domain: str) -> str:
         """Which file a test clip's score goes to within its section: one per domain in 2021, else one."""
-        return domain if self.score == "2021" else ""
+        return domain if self.files_per_domain else ""
 
     def submission_name(self, kind: str, machine_type: str, section: str, key: str = "") -> str:
         """`anomaly_score_...` or `decision_result_...` file name, exactly as the year's evaluator reads it."""
-        if self.scheme == "2020":
-            return f"{kind}_{machine_type}_id_{section}.csv"
         return f"{kind}_{machine_type}_section_{section}_{key + '_' if key else ''}test.csv"
+
+    def submission_pattern(self) -> re.Pattern:
+        """A score file's name: groups machine type, section (and domain where files are per domain)."""
+        domain = "_(source|target)" if self.files_per_domain else ""
+        return re.compile(rf"^anomaly_score_(.+)_section_(\d{{2}}){domain}_test\.csv$")
+
+    def submission_folder(self, method: str) -> str:
+        """Where a method's submission files go under the results folder (then `dev/` or `eval/`)."""
+        return f"{self.name}/{method}"
+
+    def result_rows(self, clips):
+        """The per-section (and per-domain) figures of scored test clips, as `results.csv` rows: the scoring's
+        table, what its `auc` means, and the 2020 `machine_id` column (empty where sections are not IDs)."""
+        table = self.scoring.section_table(clips)
+        return table.assign(metric=[self.scoring.metric[d] for d in table.domain],
+                            machine_id=table.section if self.scheme == "2020" else "")
+
+    def classifier_target(self, aux_label: str | None) -> str:
+        """What the ID classifier's classes are, in words."""
+        return "machine type, section" + (", attributes" if (aux_label or self.aux_label) == "attribute" else "")
 
     def all_types(self) -> dict[str, tuple[str, ...]]:
         out = {t: tuple(s) for t, s in self.dev_types.items()}

@@ -2,7 +2,12 @@
 more come from the entry-point group `asd_bench.tasks`."""
 from core.plugins import Registry
 
-TASKS = Registry("task", "asd_bench.tasks", tuple(f"dcase.tasks.y{y}" for y in range(2020, 2026)), "bench tasks")
+YEARS = ("y2020", "y2021", "y2022", "y2023", "y2024", "y2025")
+TASKS = Registry("task", "asd_bench.tasks", tuple(f"dcase.tasks.{y}" for y in YEARS), "bench tasks", device=False)
+DEFAULT_TASK = "dcase2020"  # what generated data is without --task, and what results rows without a task column were
 register = TASKS.register
 available = TASKS.available
-get_task = TASKS.get
+
+
+def get_task(name: str):
+    return TASKS.get(name)

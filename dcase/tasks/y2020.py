@@ -1,4 +1,7 @@
 """DCASE 2020 Task 2: machine IDs, no domains, AUC/pAUC per ID."""
+import re
+
+from dcase.scoring import PER_MACHINE_ID
 from dcase.tasks.base import TaskYear
 from dcase.tasks.registry import register
 
@@ -12,7 +15,8 @@ _EVAL = {"ToyCar": ("05", "06", "07"), "ToyConveyor": ("04", "05", "06"), "fan":
 class DCASE2020(TaskYear):
     name, year = "dcase2020", 2020
     dev_types, eval_types = _DEV, _EVAL
-    scheme, score, aux_label, first_shot = "2020", "2020", "section", False
+    scheme, scoring, aux_label, first_shot = "2020", PER_MACHINE_ID, "section", False
+    attribute_files, baseline = False, "ae2020"
 
     @property
     def ground_truth_list(self) -> str:
@@ -26,3 +30,15 @@ class DCASE2020(TaskYear):
 
     def eval_name(self, section, domain, number):
         return f"id_{section}_{number:08d}.wav"
+
+    def submission_name(self, kind, machine_type, section, key=""):
+        return f"{kind}_{machine_type}_id_{section}.csv"
+
+    def submission_pattern(self):
+        return re.compile(r"^anomaly_score_(.+)_id_(\d{2})\.csv$")
+
+    def submission_folder(self, method):
+        return method  # results/<method>/, as before task years existed
+
+    def classifier_target(self, aux_label):
+        return "machine type, ID"

@@ -1,4 +1,5 @@
 """DCASE 2021 Task 2: sections, a source and a target domain known at test time, scored per domain."""
+from dcase.scoring import PER_DOMAIN
 from dcase.tasks.base import TaskYear
 from dcase.tasks.registry import register
 
@@ -11,7 +12,8 @@ class DCASE2021(TaskYear):
     dev_types = {t: ("00", "01", "02") for t in _TYPES}
     eval_types = {t: ("03", "04", "05") for t in _TYPES}
     test_folders = ("source_test", "target_test")
-    score, aux_label, first_shot = "2021", "section", False
+    scoring, aux_label, first_shot = PER_DOMAIN, "section", False
+    files_per_domain, test_attributes, attribute_files = True, False, False
 
     def eval_name(self, section, domain, number):
         return f"section_{section}_{domain}_test_{number:04d}.wav"

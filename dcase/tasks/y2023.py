@@ -6,5 +6,6 @@ from dcase.tasks.registry import register
 @register
 class DCASE2023(TaskYear):
     name, year = "dcase2023", 2023
+    baseline = "ae2023"  # nttcslab/dcase2023_task2_baseline_ae serves 2023 to 2025
     dev_types = {t: ("00",) for t in SEVEN_2022}
     eval_types = {t: ("00",) for t in ("ToyDrone", "ToyNscale", "ToyTank", "Vacuum", "bandsaw", "grinder", "shaker")}

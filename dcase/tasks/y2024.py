@@ -6,6 +6,7 @@ from dcase.tasks.registry import register
 @register
 class DCASE2024(TaskYear):
     name, year = "dcase2024", 2024
+    baseline = "ae2023"  # nttcslab/dcase2023_task2_baseline_ae serves 2023 to 2025
     dev_types = {t: ("00",) for t in SEVEN_2022}
     eval_types = {t: ("00",) for t in ("3DPrinter", "AirCompressor", "BrushlessMotor", "HairDryer", "HoveringDrone",
                                        "RoboticArm", "Scanner", "ToothBrush", "ToyCircuit")}

@@ -22,6 +22,7 @@ import hashlib
 import json
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -34,7 +35,8 @@ from core.atomic import atomic_file
 from core.errors import DataError
 from embeddings.embedders.base import Embedder
 from embeddings.embedders.registry import register
-from embeddings.features import SAMPLE_RATE, fingerprint as data_fingerprint, read_wav
+from embeddings.features import SAMPLE_RATE, read_wav
+from embeddings.features import fingerprint as data_fingerprint
 
 EPS = sys.float_info.epsilon  # the baselines' floor inside the log
 
@@ -126,6 +128,11 @@ class BaselineAutoencoder(Embedder):
     trains = True
     shuffled_validation = False
     outputs: tuple[str, ...] = ("error",)
+    reference_scorers: ClassVar[dict[str, str]] = {"error": "mse"}
+
+    @classmethod
+    def reference_scorer(cls, options: dict) -> str | None:
+        return cls.reference_scorers.get(options.get("output", "error"))
 
     def __init__(self, epochs: int, batch_size: int, lr: float, n_mels: int, frames: int, output: str, device: str):
         super().__init__(device)
@@ -201,6 +208,7 @@ class AE2020Embedder(BaselineAutoencoder):
     """The DCASE 2020 baseline autoencoder (one per machine type): each clip's reconstruction-error profile."""
 
     name = "ae2020"
+    repository = "y-kawagu/dcase2020_task2_baseline"
 
     def __init__(self, epochs: int = 100, batch_size: int = 512, lr: float = 1e-3, n_mels: int = 64, frames: int = 5,
                  device: str = "cpu"):
@@ -213,8 +221,10 @@ class AE2023Embedder(BaselineAutoencoder):
     Mahalanobis score (the `block_norm` scorer)."""
 
     name = "ae2023"
+    repository = "nttcslab/dcase2023_task2_baseline_ae"
     shuffled_validation = True
     outputs = ("error", "whitened")
+    reference_scorers = {"error": "mse", "whitened": "block_norm"}
 
     def __init__(self, epochs: int = 100, batch_size: int = 256, lr: float = 1e-3, n_mels: int = 128, frames: int = 5,
                  output: str = "error", device: str = "cpu"):

@@ -14,10 +14,10 @@ import torch
 
 from core.errors import DataError
 from core.locking import exclusive
-from embeddings.cache import CACHE_VERSION, EmbeddingCache, StaleCacheError
-from embeddings.features import fingerprint as data_fingerprint
 from core.plugins import label
 from core.plugins import params as plugin_params
+from embeddings.cache import CACHE_VERSION, EmbeddingCache, StaleCacheError
+from embeddings.features import fingerprint as data_fingerprint
 
 EMBEDDER_CACHE_VERSION = 1
 
@@ -35,6 +35,13 @@ class Embedder:
     name: ClassVar[str] = ""
     requires: ClassVar[tuple[str, ...]] = ()
     trains: ClassVar[bool] = False
+    repository: ClassVar[str] = ""  # where the model comes from, for an official baseline's reference row
+
+    @classmethod
+    def reference_scorer(cls, options: dict) -> str | None:
+        """The scorer that, on this embedder with `options`, gives an official baseline's own score; a task year
+        names its baseline embedder (`TaskYear.baseline`). None: no reference row."""
+        return None
 
     def __init__(self, device: str = "cpu"):
         self.device = device

@@ -6,6 +6,7 @@ EMBEDDERS = Registry("embedder", "asd_bench.embedders",
                      ("embeddings.embedders.arcface", "embeddings.embedders.imported", "embeddings.embedders.hear",
                       "embeddings.embedders.hf", "embeddings.embedders.autoencoder"),
                      "bench embedders")
+DEFAULT_EMBEDDER = "arcface"  # `--embedder`'s default; its submission folders carry no embedder name
 register = EMBEDDERS.register
 available = EMBEDDERS.available
 get_embedder = EMBEDDERS.get

@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dcase import metrics
 from embeddings.features import FeatureSet
 
 
@@ -38,7 +37,7 @@ def spectrum_distance_scores(features: FeatureSet) -> dict[str, pd.DataFrame]:
     return out
 
 
-def spectrum_distance_baseline(features: FeatureSet, score: str = "2020") -> dict[str, pd.DataFrame]:
-    """Per labelled test split, the year's per-(type, section[, domain]) table of the trivial baseline
-    (`dcase.metrics.section_table`; `score` is the year's kind)."""
-    return {split: metrics.section_table(clips, score) for split, clips in spectrum_distance_scores(features).items()}
+def spectrum_distance_baseline(features: FeatureSet, scoring) -> dict[str, pd.DataFrame]:
+    """Per labelled test split, the year's per-(type, section[, domain]) table of the trivial baseline (`scoring`:
+    the year's `dcase.scoring` kind)."""
+    return {split: scoring.section_table(clips) for split, clips in spectrum_distance_scores(features).items()}

@@ -13,9 +13,9 @@ from collections import defaultdict
 from pathlib import Path
 
 from core.atomic import atomic_folder
+from core.errors import DataError
 from dcase.audio import check_wav, find_duplicates
 from dcase.synth import MACHINE_TYPES
-from core.errors import DataError
 
 _RELEASE_NAME = re.compile(r"^(normal|anomaly)_id_(\d{2})_\d+\.wav$")
 _TYPE_BY_FOLDER = {t.lower(): t for t in MACHINE_TYPES}

@@ -9,14 +9,14 @@ spectrum by its own gain.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 import torch
 
+from datatools.datastats import MEL, clip_features, mel_centres_hz, type_stats
 from dcase import synth
-from bench.datastats import MEL, clip_features, mel_centres_hz, type_stats
 from dcase.synth import DEV_IDS, EVAL_IDS, MACHINE_TYPES
 from embeddings.features import LogMel
 
@@ -76,7 +76,7 @@ def fit(real: pd.DataFrame, rounds: int = 8, clips_per_id: int = 4, seconds: flo
         report[machine_type] = dict(real=dict(level=target.level_db, time_variation=target.time_variation_db,
                                               clips=len(target.normal_spectra)),
                                     first=history[0], last=history[-1])
-    return {**calibration, "_fit": {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    return {**calibration, "_fit": {"when": datetime.now(UTC).isoformat(timespec="seconds"),
                                     "control_points": CONTROL_POINTS, "rounds": rounds, "report": report}}
 
 

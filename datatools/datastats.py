@@ -40,8 +40,8 @@ def mel_centres_hz(config: LogMelConfig = MEL) -> np.ndarray:
 def clip_features(logmel: np.ndarray, frames: np.ndarray) -> dict[str, np.ndarray]:
     """Per clip: mean spectrum (dB), level, time variation, energy modulation, flatness."""
     spectra, level, tvar, emod, flat = [], [], [], [], []
-    for mel, n in zip(logmel, frames):
-        x = np.asarray(mel[:, :n], dtype=np.float64)
+    for spectrogram, n in zip(logmel, frames):
+        x = np.asarray(spectrogram[:, :n], dtype=np.float64)
         spectra.append(x.mean(1))
         level.append(x.mean())
         tvar.append(x.std(1).mean())  # how much each band moves over time

@@ -1,0 +1,162 @@
+"""How a task year turns per-clip scores into its official figures: one class per kind of official score.
+
+A year names its kind (`TaskYear.scoring`); the runner, the leaderboard, `bench evaluate` and the bootstrap read
+every year-specific rule from it: the per-section table, the official score and its parts, the per-type
+cells, what the `auc` of a result row means, which figures the summaries show and how a resample is scored.
+The formulas themselves are `dcase.metrics`.
+"""
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+
+from dcase import metrics
+from dcase.roc import roc_areas
+
+
+class Scoring:
+    """One kind of official score. `layout` names the leaderboard section that shows it."""
+
+    layout: ClassVar[str] = ""
+    summary: ClassVar[tuple[str, ...]] = ()       # the figures shown beside the official score
+    summary_names: ClassVar[tuple[str, ...]] = ()  # their column headers
+    metric: ClassVar[dict[str, str]] = {}         # what a result row's `auc` is, by the row's domain
+    what: ClassVar[str] = ""                      # the official score, in words
+    jackknife: ClassVar[bool] = False             # the evaluator reports a jackknife CI95
+    needs_decisions: ClassVar[bool] = False       # the evaluator skips a system without decision files
+
+    def section_table(self, clips: pd.DataFrame) -> pd.DataFrame:
+        """Per-(type, section[, domain]) rows of labelled clips (columns machine_type, section, domain, label,
+        score and, optionally, decision)."""
+        clips = clips[clips.label >= 0]
+        rows = [dict(machine_type=t, section=s, **r) for (t, s), g in clips.groupby(["machine_type", "section"])
+                for r in self.section_rows(g)]
+        return pd.DataFrame(rows, columns=["machine_type", "section", "domain", "auc", "pauc", "precision", "recall", "f1"])
+
+    def section_rows(self, g: pd.DataFrame) -> list[dict]:
+        raise NotImplementedError
+
+    def official_score(self, table: pd.DataFrame) -> dict:
+        """The headline figures of `section_table` rows (fractions in [0, 1]); `official_score` among them."""
+        raise NotImplementedError
+
+    def per_type(self, table: pd.DataFrame) -> dict[str, dict[str, float]]:
+        """Per machine type, the mean over its sections of each figure the result pages show."""
+        raise NotImplementedError
+
+    def resampled_parts(self, y: np.ndarray, s: np.ndarray, domains: np.ndarray, labels: np.ndarray,
+                        max_fpr: float) -> list[np.ndarray]:
+        """One section's areas pooled into the official score, for each resample: `y`, `s` are (resamples, n)
+        drawn within (domain, label) strata, so `domains` and `labels` (n,) hold for every resample."""
+        raise NotImplementedError
+
+    def official_resampled(self, parts: list[np.ndarray]) -> np.ndarray:
+        return metrics.floored_hmean_rows(np.stack(parts, 1))
+
+    def summary_of(self, tables: list[pd.DataFrame]) -> dict[str, float]:
+        """The mean over seeds (one section table each) of the official score and the summary figures."""
+        figures = [self.official_score(t) for t in tables]
+        return {k: float(np.mean([f[k] for f in figures])) for k in ("official_score", *self.summary)}
+
+
+class PerMachineID(Scoring):
+    """DCASE 2020: AUC and pAUC per machine ID; per type the mean over its IDs; harmonic mean over types."""
+
+    layout = "per_id"
+    summary, summary_names = ("mean_auc", "mean_pauc", "hmean_pauc"), ("mean AUC", "mean pAUC", "hmean pAUC")
+    metric = {"all": "auc per machine ID"}
+    what = "the harmonic mean over machine types of the mean AUC over each type's machine IDs"
+
+    def section_rows(self, g):
+        auc, pauc = metrics.auc_pauc(g.label, g.score)
+        return [dict(domain="all", auc=auc, pauc=pauc, precision=np.nan, recall=np.nan, f1=np.nan)]
+
+    def official_score(self, table):
+        s = metrics.summarize(table)
+        return {"official_score": float(s.loc["hmean", "auc"]), "hmean_auc": float(s.loc["hmean", "auc"]),
+                "hmean_pauc": float(s.loc["hmean", "pauc"]), "mean_auc": float(s.loc["mean", "auc"]),
+                "mean_pauc": float(s.loc["mean", "pauc"])}
+
+    def per_type(self, table):
+        return {t: {"auc": float(g.auc.mean()), "pauc": float(g.pauc.mean())} for t, g in table.groupby("machine_type")}
+
+
+
+class PerDomain(Scoring):
+    """DCASE 2021: AUC and pAUC per (type, section, domain), each from that domain's clips alone."""
+
+    layout = "domains"
+    summary = ("hmean_auc", "hmean_source", "hmean_target", "hmean_pauc")
+    summary_names = ("hmean AUC", "hmean AUC (source clips)", "hmean AUC (target clips)", "hmean pAUC")
+    metric = {"source": "auc of source clips", "target": "auc of target clips"}
+    what = ("the harmonic mean of the AUC and pAUC of every (machine type, section, domain), each domain scored on "
+            "its own test clips")
+
+    def section_rows(self, g):
+        return metrics.section_scores_2021(g)
+
+    def official_score(self, table):
+        return {"official_score": metrics.floored_hmean(np.concatenate([table.auc, table.pauc])),
+                "hmean_auc": metrics.floored_hmean(table.auc), "hmean_pauc": metrics.floored_hmean(table.pauc),
+                "hmean_source": metrics.floored_hmean(table[table.domain == "source"].auc),
+                "hmean_target": metrics.floored_hmean(table[table.domain == "target"].auc),
+                "mean_auc": float(table.auc.mean()), "mean_pauc": float(table.pauc.mean())}
+
+    def per_type(self, table):
+        return {t: {f"{m}_{d}": float(g[g.domain == d][m].mean()) for d in ("source", "target")
+                    for m in ("auc", "pauc") if (g.domain == d).any()} for t, g in table.groupby("machine_type")}
+
+    def resampled_parts(self, y, s, domains, labels, max_fpr):
+        parts = []
+        for domain in ("source", "target"):
+            mine = domains == domain
+            if mine.any():
+                parts += roc_areas(s[:, mine], y[:, mine], (None, max_fpr))
+        return parts
+
+
+class DomainGeneralisation(Scoring):
+    """DCASE 2022 on: AUC-source and AUC-target with every anomaly of the section, pAUC over the section."""
+
+    layout = "domains"
+    summary = ("hmean_source", "hmean_target", "hmean_pauc")
+    summary_names = ("hmean AUC-source", "hmean AUC-target", "hmean pAUC")
+    metric = {"source": "auc of source normals + all anomalies", "target": "auc of target normals + all anomalies",
+              "all": "auc and pauc of the section"}
+    what = ("the harmonic mean of AUC-source, AUC-target and pAUC over every (machine type, section): AUC-source "
+            "ranks the source-domain normal clips against every anomaly of the section, AUC-target the "
+            "target-domain normal clips against every anomaly, pAUC (max FPR 0.1) all clips of the section")
+    jackknife, needs_decisions = True, True
+
+    def section_rows(self, g):
+        return metrics.section_scores_domain(g)
+
+    def official_score(self, table):
+        source, target = table[table.domain == "source"], table[table.domain == "target"]
+        pauc = table[table.domain == "all"].pauc
+        out = {"official_score": metrics.floored_hmean(np.concatenate([source.auc, target.auc, pauc])),
+               "hmean_source": metrics.floored_hmean(source.auc), "hmean_target": metrics.floored_hmean(target.auc),
+               "hmean_pauc": metrics.floored_hmean(pauc), "mean_auc": float(np.mean(np.concatenate([source.auc, target.auc])))}
+        for domain, part in (("source", source), ("target", target)):
+            for figure in ("precision", "recall", "f1"):
+                out[f"{figure}_{domain}"] = float(part[figure].mean())
+        return out
+
+    def per_type(self, table):
+        return {t: {"auc_source": float(g[g.domain == "source"].auc.mean()),
+                    "auc_target": float(g[g.domain == "target"].auc.mean()),
+                    "pauc": float(g[g.domain == "all"].pauc.mean())} for t, g in table.groupby("machine_type")}
+
+    def resampled_parts(self, y, s, domains, labels, max_fpr):
+        parts = []
+        for domain in ("source", "target"):  # normals of the domain and every anomaly: a fixed set of columns
+            chosen = (domains == domain) | (labels == 1)
+            if (chosen & (labels == 0)).any():
+                parts.append(roc_areas(s[:, chosen], y[:, chosen])[0])
+        parts.append(roc_areas(s, y, (max_fpr,))[0])
+        return parts
+
+
+PER_MACHINE_ID, PER_DOMAIN, DOMAIN_GENERALISATION = PerMachineID(), PerDomain(), DomainGeneralisation()

@@ -1,0 +1,46 @@
+"""A leaderboard layout per kind of official score (`Scoring.layout`): how a task year's rows are rendered
+and which plots a run adds for it."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from leaderboard.results import read_scores_table
+
+
+class Layout:
+    """`render` returns the markdown lines of one task year's section; `plot` writes a run's plots. Sections
+    follow each other by `rank`; the first one on the page carries its title."""
+
+    rank = 1
+
+    def render(self, task, results: pd.DataFrame, results_dir: Path, out: Path, title: bool) -> list[str]:
+        raise NotImplementedError
+
+    def plot(self, clip_scores: dict, cache, plot_dir: Path, embedder: str) -> None:
+        """Nothing by default: the plots of a layout that links them."""
+
+
+def title_lines(results_dir: Path) -> list[str]:
+    return ["# Leaderboard", "", f"Generated {time.strftime('%Y-%m-%d %H:%M')} by `bench leaderboard` from "
+            f"`{results_dir}/results.csv` and `scores.parquet`.", ""]
+
+
+def stored_scores(rows: pd.DataFrame, results_dir: Path, split: str) -> pd.DataFrame | None:
+    """The labelled per-clip scores of `rows`' runs on `split`, with `rows`' method names."""
+    path = results_dir / "scores.parquet"
+    if not path.is_file():
+        return None
+    scores = read_scores_table(path, split)
+    scores = scores[scores.task == rows.task.iloc[0]]
+    runs = rows[["run_id", "scorer", "embedder", "seed", "method"]].drop_duplicates()
+    scores = scores.rename(columns={"method": "scorer"}).merge(runs, on=["run_id", "scorer", "embedder", "seed"])
+    return scores[scores.label >= 0] if len(scores) else None
+
+
+def layout_of(task) -> Layout:
+    from leaderboard.domains import DomainLayout
+    from leaderboard.per_id import PerIdLayout
+    return {"per_id": PerIdLayout, "domains": DomainLayout}[task.scoring.layout]()
