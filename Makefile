@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test speed gpu-check clean
+.PHONY: install run test lint wheel-check speed gpu-check clean
 
 install: $(STAMP)
 
@@ -27,6 +27,14 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+
+# the wheel must carry every data file the code reads (dcase/calibration.json)
+wheel-check: install
+	rm -rf build/wheel && $(BIN)/pip wheel -q --no-deps --disable-pip-version-check . -w build/wheel
+	$(BIN)/python scripts/check_wheel.py build/wheel/*.whl
 
 speed: install
 	$(BIN)/bench speed

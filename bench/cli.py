@@ -147,8 +147,8 @@ def _device(args) -> str:
 
 def cmd_train(args) -> None:
     from core.ranks import is_main
-    from embeddings.cache import run_dir
     from embeddings.features import load_features
+    from embeddings.pipeline import run_dir
     from embeddings.train import train
     device = _device(args)
     features = load_features(_data_table(args), args.cache, device=device)
@@ -160,7 +160,7 @@ def cmd_train(args) -> None:
 
 def cmd_embed(args) -> None:
     from core.ranks import is_main
-    from embeddings.cache import build
+    from embeddings.pipeline import build
     device = _device(args)
     cache = build(_data_table(args), _train_config(args), args.cache, device)
     if not is_main():

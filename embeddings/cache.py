@@ -1,28 +1,15 @@
-"""The embedding cache: embeddings and logits for every clip, keyed on the data and the full training config."""
+"""The embedding cache: every clip's embedding and logits with the clip table and a manifest, written atomically."""
 from __future__ import annotations
 
-import hashlib
 import json
-import platform
-import shutil
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
-import torch.distributed as dist
-from tqdm import tqdm
 
-from core.atomic import atomic_file, atomic_folder
+from core.atomic import atomic_folder
 from core.errors import DataError
-from core.locking import exclusive
-from core.ranks import rank_world
-from embeddings.classifier import infer
-from embeddings.config import TrainConfig
-from embeddings.features import FeatureSet, LogMelConfig, load_features
-from embeddings.train import load_checkpoint, train
 
 CACHE_VERSION = 3  # bump when the layout or meaning of the files, or the training that makes them, changes
 
@@ -75,108 +62,3 @@ class EmbeddingCache:
                 raise StaleCacheError(f"{path}: {name} of {clips.path[np.argmax(bad)]} (and {bad.sum() - 1} more) "
                                       "are NaN or inf; the model diverged: delete the folder, lower the learning rate, retrain")
         return cls(clips, emb, logits, manifest, path)
-
-
-def cache_key(features: FeatureSet, config: TrainConfig) -> str:
-    """Features, training config and the classes the classifier learns (the auxiliary labels can change while
-    the audio stays)."""
-    classes = hashlib.sha256(features.table[["path", "class_index"]].to_csv(index=False).encode()).hexdigest()
-    payload = json.dumps([features.key, asdict(config), classes, CACHE_VERSION], sort_keys=True)
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]
-
-
-def run_dir(cache_root: str | Path, features: FeatureSet, config: TrainConfig) -> Path:
-    """Where the training run for these features and this config keeps its checkpoints."""
-    return Path(cache_root) / "runs" / cache_key(features, config)
-
-
-def embed(checkpoint: str | Path, features: FeatureSet, device: str = "cpu", parts_dir: str | Path | None = None
-          ) -> EmbeddingCache | None:
-    """One pass over every clip: embeddings and logits from the model (and fine-tuned head) of its machine type.
-
-    The work is cut into parts of `PART_CLIPS` clips, each saved under `parts_dir` (default: next to the
-    checkpoint) as it finishes, so an interrupted run redoes only the missing parts. Under torchrun the
-    parts are shared out across ranks; rank 0 gathers them and the other ranks return None.
-    """
-    saved, models, heads = load_checkpoint(checkpoint, device)
-    config = TrainConfig(**saved["config"])
-    sha = _sha256(checkpoint)
-    parts_dir = Path(parts_dir or _parts_dir(checkpoint, sha))
-    parts_dir.mkdir(parents=True, exist_ok=True)
-    jobs = list(_parts(features, saved["groups"]))
-    clips = {split: features.split(split)[0] for split in features.logmel}
-    rank, world = rank_world()
-    start = time.perf_counter()
-    for name, split, group, rows, types in tqdm(jobs[rank::world], desc="embed", unit="part", disable=rank > 0):
-        if (parts_dir / f"{name}.npz").is_file():
-            continue
-        emb, logits = infer(models[group], np.asarray(features.logmel[split][rows]),
-                            clips[split].n_frames.to_numpy()[rows], config.crop_frames, device, heads=heads, groups=types)
-        with atomic_file(parts_dir / f"{name}.npz") as tmp, open(tmp, "wb") as f:
-            np.savez(f, rows=rows, embeddings=emb, logits=logits)
-    if world > 1:
-        dist.barrier()
-    if rank > 0:
-        return None
-    tables, embs, logits = [], [], []
-    for name, split, *_ in jobs:
-        with np.load(parts_dir / f"{name}.npz") as part:
-            tables.append(clips[split].iloc[part["rows"]])
-            embs.append(part["embeddings"])
-            logits.append(part["logits"])
-    manifest = {
-        "config": asdict(config), "feature_key": features.key, "checkpoint_sha256": sha,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "train_seconds": saved.get("train_seconds"),
-        "embed_seconds": time.perf_counter() - start, "device": device, "world_size": world,
-        "versions": {"torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version()},
-    }
-    return EmbeddingCache(pd.concat(tables).reset_index(drop=True), np.concatenate(embs), np.concatenate(logits), manifest)
-
-
-PART_CLIPS = 2048  # clips per resumable embedding part
-
-
-def _parts(features: FeatureSet, groups: dict[str, list[str]]):
-    """(part name, split, model group, row indices within the split, machine type per row), every clip once."""
-    for split in features.logmel:
-        clips = features.split(split)[0]
-        for group, members in groups.items():
-            rows = np.flatnonzero(clips.machine_type.isin(members).to_numpy())
-            for n, start in enumerate(range(0, len(rows), PART_CLIPS)):
-                part = rows[start:start + PART_CLIPS]
-                yield f"{split}-{group}-{n:04d}", split, group, part, clips.machine_type.to_numpy()[part]
-
-
-def _parts_dir(checkpoint: str | Path, sha: str) -> Path:
-    """Where `embed` keeps its parts by default: beside the checkpoint, named after its content."""
-    return Path(checkpoint).parent / f"embed-{sha[:12]}"
-
-
-def _sha256(path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def build(table: pd.DataFrame, config: TrainConfig, cache_root: str | Path, device: str = "cpu") -> EmbeddingCache:
-    """Features -> trained model -> embeddings, each step reused from `cache_root` when already done.
-
-    A second process asking for the same entry waits on a lock and then reads what the first wrote.
-    """
-    cache_root = Path(cache_root)
-    features = load_features(table, cache_root, LogMelConfig(), device)
-    key = cache_key(features, config)
-    path = cache_root / "embeddings" / key
-    with exclusive(path.with_name(key + ".lock")):
-        if not (path / "manifest.json").is_file():
-            checkpoint = train(config, features, run_dir(cache_root, features, config), device)
-            cache = embed(checkpoint, features, device)
-            if cache is not None:
-                cache.manifest["key"] = key
-                cache.save(path)
-                shutil.rmtree(_parts_dir(checkpoint, cache.manifest["checkpoint_sha256"]), ignore_errors=True)
-    cache = EmbeddingCache.load(path)
-    expected = {"key": key, "feature_key": features.key, "config": asdict(config)}
-    found = {k: cache.manifest.get(k) for k in expected}
-    if found != expected:
-        raise StaleCacheError(f"{path}: its manifest describes another data set or config "
-                              f"({', '.join(k for k in expected if found[k] != expected[k])} differ); delete the folder to rebuild it")
-    return cache

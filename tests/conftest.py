@@ -2,8 +2,8 @@ import pytest
 
 from dcase.reader import load_clips
 from dcase.synth import generate
-from embeddings.cache import build
 from embeddings.config import preset
+from embeddings.pipeline import build
 
 CONFIG = preset("tiny", epochs=8, first_cycle=7)  # the model the training and fault tests share
 

@@ -14,7 +14,7 @@ import soundfile as sf
 import torch
 from conftest import CONFIG
 
-import embeddings.cache as cache_mod
+import embeddings.pipeline as cache_mod
 import embeddings.train as train_mod
 import methods.registry as registry
 from bench.cli import main
@@ -23,9 +23,10 @@ from core.locking import exclusive
 from dcase import submission as submission_files
 from dcase.reader import load_clips
 from dcase.tasks import get_task
-from embeddings.cache import EmbeddingCache, StaleCacheError, build, run_dir
+from embeddings.cache import EmbeddingCache, StaleCacheError
 from embeddings.classifier import infer
 from embeddings.features import LogMelConfig, feature_key, load_features
+from embeddings.pipeline import build, run_dir
 from methods import Bundle, Scorer, get_scorer
 
 VALVE = "dev_data/valve"

@@ -133,7 +133,7 @@ def test_training_seeds_give_distinct_embeddings(built, cache_root):
 
     from conftest import CONFIG
 
-    from embeddings.cache import build
+    from embeddings.pipeline import build
     table, first = built
     second = build(table, replace(CONFIG, seed=1), cache_root)
     assert second.manifest["key"] != first.manifest["key"]

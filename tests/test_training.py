@@ -6,11 +6,12 @@ import pytest
 import torch
 from conftest import CONFIG
 
-import embeddings.cache as cache_mod
+import embeddings.pipeline as cache_mod
 from dcase import metrics
-from embeddings.cache import EmbeddingCache, StaleCacheError, build, cache_key
+from embeddings.cache import EmbeddingCache, StaleCacheError
 from embeddings.classifier import softmax_score
 from embeddings.features import LogMelConfig, load_features
+from embeddings.pipeline import build, cache_key
 from embeddings.train import _select, fit, train
 
 pytestmark = pytest.mark.slow

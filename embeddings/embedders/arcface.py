@@ -5,10 +5,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from embeddings.cache import EmbeddingCache, build
+from embeddings.cache import EmbeddingCache
 from embeddings.config import preset as train_preset
 from embeddings.embedders.base import Embedder
 from embeddings.embedders.registry import register
+from embeddings.pipeline import build
 
 
 @register
