@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from bench.options import overrides, seeds
 from core.errors import DataError, ScorerError, UsageError
 from dcase.tasks import DEFAULT_TASK
 
@@ -29,8 +30,10 @@ def cmd_data_check(args) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         task, table = load_clips(args.dir, args.task, ground_truth_path=args.ground_truth, skip_bad=True,
-                                 aux_label=args.aux_label, supplemental=True if args.supplemental else None)
-    print(f"{task.name}: {len(table)} clips")
+                                 aux_label=args.aux_label, supplemental=True if args.supplemental else None,
+                                 channel=args.channel)
+    channel = table.channel.iloc[0] if len(table) else ""
+    print(f"{task.name}: {len(table)} clips" + (f", channel {channel}" if channel else ""))
     print(tabulate(clip_counts(table).reset_index(), headers="keys", tablefmt="github", showindex=False, disable_numparse=True))
     print(f"{table.class_index.max() + 1} classes ({task.classifier_target(args.aux_label)}) in training data")
     first_shot = sorted(set(table.machine_type[table.first_shot]))
@@ -109,31 +112,16 @@ def cmd_evaluate(args) -> None:
         print(f"wrote {args.json}")
 
 
-def _overrides(pairs: list[str]) -> dict:
-    """`--set head=cosface --set integrated=False` -> TrainConfig field overrides."""
-    from dataclasses import fields
-
-    from embeddings.config import TrainConfig
-    from methods.registry import literal
-    known = {f.name for f in fields(TrainConfig)}
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or key not in known:
-            raise UsageError(f"--set {pair!r}: expected FIELD=VALUE with FIELD one of {', '.join(sorted(known))}")
-        out[key] = literal(value)
-    return out
-
-
 def _train_config(args):
     from embeddings.config import preset
-    return preset(args.preset, **_overrides(args.set))
+    return preset(args.preset, **overrides(args.set))
 
 
 def _data_table(args):
     from bench.runner import RunConfig, load_data
     return load_data(RunConfig(data=args.data, preset=args.preset, cache=args.cache, skip_bad=args.skip_bad, task=args.task,
-                               ground_truth=args.ground_truth, aux_label=args.aux_label, supplemental=args.supplemental))[2]
+                               ground_truth=args.ground_truth, aux_label=args.aux_label, supplemental=args.supplemental,
+                               channel=args.channel))[2]
 
 
 def _device(args) -> str:
@@ -178,24 +166,15 @@ def cmd_run(args) -> None:
     try:
         rows = run(RunConfig(data=args.data, preset=args.preset, methods=args.methods, device=args.device,
                              results=args.results, leaderboard=args.leaderboard, cache=args.cache, skip_bad=args.skip_bad,
-                             seeds=_seeds(args.seeds), embedder=args.embedder, task=args.task, ground_truth=args.ground_truth,
-                             aux_label=args.aux_label, supplemental=args.supplemental, overrides=_overrides(args.set)))
+                             seeds=seeds(args.seeds), embedder=args.embedder, task=args.task, ground_truth=args.ground_truth,
+                             aux_label=args.aux_label, supplemental=args.supplemental, channel=args.channel,
+                             overrides=overrides(args.set)))
     except MethodError as exc:
         raise UsageError(str(exc)) from None
     if rows.empty:  # a rank other than 0 under torchrun
         return
     _print_summary(rows)
     print(f"leaderboard: {args.leaderboard}")
-
-
-def _seeds(text: str) -> tuple[int, ...]:
-    try:
-        seeds = tuple(int(s) for s in text.split(","))
-    except ValueError:
-        raise UsageError(f"--seeds {text!r}: expected comma-separated integers, e.g. --seeds 0,1,2") from None
-    if len(set(seeds)) != len(seeds):
-        raise UsageError(f"--seeds {text!r}: a seed is repeated; list each once")
-    return seeds
 
 
 def _print_summary(rows) -> None:
@@ -270,6 +249,9 @@ def _task_arguments(parser) -> None:
     parser.add_argument("--aux-label", default=None, choices=["section", "attribute"], help="what the classifier learns: "
                         "sections (machine IDs in 2020) or section x attribute combinations (default: the year's)")
     parser.add_argument("--supplemental", action="store_true", help="train on 2025's supplemental clips too")
+    parser.add_argument("--channel", default=None, choices=["left", "right", "mean", "stack", "near", "far"],
+                        help="which microphone of two-microphone clips (2026: near = left, far = right; stack = both, "
+                        "for embedders that take them); default: the year's (2026: left, as the official baseline)")
 
 
 def build_parser() -> argparse.ArgumentParser:

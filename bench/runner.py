@@ -15,9 +15,9 @@ from tqdm import tqdm
 from bench.device import resolve_device
 from bench.stages import StageTimer
 from core import atomic
-from core.errors import DataError, ScorerError
+from core.errors import DataError, ScorerError, UsageError
 from core.ranks import is_main
-from dcase import submission
+from dcase import channels, submission
 from dcase.generate import default_data_dir
 from dcase.reader import load_clips
 from dcase.tasks import DEFAULT_TASK, TaskYear
@@ -48,6 +48,7 @@ class RunConfig:
     ground_truth: Path | None = None  # evaluation ground truth (a renaming list or the evaluators' folder)
     aux_label: str | None = None   # the classifier's target: "section" or "attribute" (default: the year's)
     supplemental: bool = False     # train on 2025's supplemental clips too
+    channel: str | None = None     # left|right|mean|stack (near/far) of two-microphone clips; default: the year's
     overrides: dict = field(default_factory=dict)  # TrainConfig fields
 
 
@@ -57,7 +58,7 @@ def load_data(config: RunConfig) -> tuple[Path, TaskYear, pd.DataFrame]:
     data = Path(config.data) if config.data else default_data_dir(config.task or DEFAULT_TASK, config.preset,
                                                                     config.seed, config.cache)
     task, table = load_clips(data, config.task, ground_truth_path=config.ground_truth, skip_bad=config.skip_bad,
-                             aux_label=config.aux_label, supplemental=config.supplemental)
+                             aux_label=config.aux_label, supplemental=config.supplemental, channel=config.channel)
     return data, task, table
 
 
@@ -220,6 +221,11 @@ def run(config: RunConfig) -> pd.DataFrame:
     init_from_env(device)
     with timer("data"):
         data, task, table = load_data(config)
+    channel = channels.of(table)
+    if channel == "stack" and not embedder.takes_stack:
+        raise UsageError(f"embedder {embedder.label()} takes one channel, not --channel stack; use left, right or mean, "
+                         "or an embedder that takes both (arcface)")
+    embedded_by = embedder_label(embedder, channel)
     with timer("embeddings"):
         caches = {seed: align(embedder.build(table, config.cache, seed, config.overrides), table) for seed in seeds}
     main = is_main()
@@ -229,7 +235,7 @@ def run(config: RunConfig) -> pd.DataFrame:
     run_id = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     first = caches[seeds[0]]
     meta = {"run_id": run_id, "task": task.name, "dataset": str(data), "preset": config.preset, "seeds": list(seeds),
-            "embedder": embedder.label(), "embedding_key": first.manifest["key"], "embedding": first.manifest,
+            "embedder": embedded_by, "channel": channel, "embedding_key": first.manifest["key"], "embedding": first.manifest,
             "embedding_keys": {seed: c.manifest["key"] for seed, c in caches.items()}, "device": device}
     applicable = applicable_methods(specs, embedder, first.logits.shape[1] > 0)
     new, clip_scores = [], {}
@@ -242,19 +248,19 @@ def run(config: RunConfig) -> pd.DataFrame:
                 scored = score_method(name, options, work, cache.clips, device, config.results)
             with timer("results"):
                 if seed == seeds[0]:  # submission files and plots: the first seed's
-                    write_submissions(task, Path(config.results) / task.submission_folder(method_folder(method, embedder)),
-                                      scored)
-                    clip_scores.update({(f"{method} @ {embedder.label()}", s): (c, c.score.to_numpy())
+                    write_submissions(task, Path(config.results) / task.submission_folder(
+                        method_folder(method, embedder, embedded_by)), scored)
+                    clip_scores.update({(f"{method} @ {embedded_by}", s): (c, c.score.to_numpy())
                                         for s, (c, _, _) in scored.items()})
                 rows, per_clip = result_tables(task, scored, run_id=run_id, method=method, task=task.name, seed=seed,
                                                device=device, dataset=str(data), embedding_key=cache.manifest["key"],
-                                               embedder=embedder.label())
+                                               embedder=embedded_by)
                 append_results(Path(config.results), rows, per_clip)
                 new.append(rows)
     with timer("rendering"):
         from leaderboard.layouts import layout_of
         from leaderboard.render import render
-        layout_of(task).plot(clip_scores, first, Path(config.leaderboard).parent / "plots", embedder.label())
+        layout_of(task).plot(clip_scores, first, Path(config.leaderboard).parent / "plots", embedded_by)
         meta["stage_seconds"] = timer.seconds
         atomic.write_text(Path(config.results) / "runs" / f"{run_id}.json", json.dumps(meta, indent=2, default=str))
         render(Path(config.results), Path(config.leaderboard))
@@ -262,10 +268,18 @@ def run(config: RunConfig) -> pd.DataFrame:
     return pd.concat(new, ignore_index=True)
 
 
-def method_folder(method: str, embedder) -> str:
-    """A method's submission folder name: `<method>` on the default embedder, else `<method>_<embedder>`
-    (file-name safe), so no two runs' files overwrite each other."""
-    return slug(method) if embedder.name == DEFAULT_EMBEDDER else slug(f"{method}@{embedder.label()}")
+def embedder_label(embedder, channel: str) -> str:
+    """The embedder's name in results and on the leaderboard: its label, with the channel of two-microphone data
+    as one more option, so runs on different channels never mix their rows."""
+    options = {k: v for k, v in embedder.options().items() if v != embedder.params()[k]}
+    return label(embedder.name, {**options, "channel": channel} if channel else options)
+
+
+def method_folder(method: str, embedder, embedded_by: str) -> str:
+    """A method's submission folder name: `<method>` on the default embedder of mono data, else
+    `<method>_<embedder label>` (file-name safe), so no two runs' files overwrite each other."""
+    plain = embedder.name == DEFAULT_EMBEDDER and embedded_by == embedder.label()
+    return slug(method) if plain else slug(f"{method}@{embedded_by}")
 
 
 def make_embedder(spec: str, preset: str, device: str):

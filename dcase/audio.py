@@ -1,4 +1,5 @@
-"""Whether a file is a usable DCASE clip: 16 kHz mono 16-bit WAV, complete, and not a copy of another."""
+"""Whether a file is a usable DCASE clip: 16 kHz 16-bit WAV (mono, or two microphones read through
+`--channel`), complete, and not a copy of another."""
 from __future__ import annotations
 
 import hashlib
@@ -8,6 +9,7 @@ from pathlib import Path
 import soundfile as sf
 
 SAMPLE_RATE = 16_000
+CHANNEL_OPTION = "--channel left|right|mean|stack (near = left, far = right)"
 
 
 @dataclass(frozen=True)
@@ -19,17 +21,17 @@ class Problem:
         return f"{self.path}: {self.reason}"
 
 
-def check_wav(path: Path) -> str | None:
-    """Return why `path` is not a usable 16 kHz mono 16-bit WAV, or None when it is."""
+def check_wav(path: Path, channel: str = "") -> str | None:
+    """Return why `path` is not a usable 16 kHz 16-bit WAV read with `channel` ("": mono only), or None when it is."""
     try:
         info = sf.info(str(path))
     except Exception as exc:  # libsndfile raises several types for unreadable files
         return f"unreadable WAV ({exc.__class__.__name__}: {str(exc).strip()[:80]})"
     if info.format not in ("WAV", "WAVEX"):  # WAVEX: the WAVE_FORMAT_EXTENSIBLE header sox and ffmpeg write
         return f"a {info.format} file, not a RIFF WAV (convert it: `sox in out.wav`)"
-    if info.channels != 1:
-        return (f"{info.channels} channels, expected mono; the DCASE release kept one microphone of each recording "
-                "(MIMII's 8-channel array: channel 1), so take one: `sox in.wav out.wav remix 1`")
+    if info.channels > 2 or (info.channels == 2 and not channel):
+        return (f"{info.channels} channels; pass {CHANNEL_OPTION} to read a two-microphone clip, or take one channel "
+                "(MIMII's 8-channel array: channel 1): `sox in.wav out.wav remix 1`")
     if info.samplerate != SAMPLE_RATE:
         return f"sample rate {info.samplerate} Hz, expected {SAMPLE_RATE} Hz (resample it, e.g. `sox in.wav -r 16000 out.wav`)"
     if info.subtype != "PCM_16":

@@ -1,11 +1,12 @@
-"""Generated stand-ins for the domain-shift years (2021 to 2025), in each year's layout, names and ground truth.
+"""Generated stand-ins for the domain-shift years (2021 on), in each year's layout, names and ground truth.
 
 Every machine type sounds like one of the six calibrated 2020 recipes (`dcase.synth`), chosen by name for
 types 2020 never had, with its own parameters per type and section. The attributes set the recording
 condition: `spd` (operating speed, which scales every frequency of the machine) and `noise` (the
 background: level and colour). The target domain runs at another speed with another background, and has
 few training clips (`target_train`, never below a 3 : 1 source : target ratio), so a scorer that treats
-the pooled training clips as one normal class sees target normals as unusual.
+the pooled training clips as one normal class sees target normals as unusual. A two-microphone year (2026)
+gets stereo clips: the near microphone left, the far one right (`distant`), in the same room background.
 """
 from __future__ import annotations
 
@@ -78,16 +79,35 @@ def section_params(seed: int, machine_type: str, section: str) -> dict:
 
 
 def render(machine_type: str, params: dict, condition: Condition, clip_seed: list[int], seconds: float,
-           anomalous: bool) -> np.ndarray:
-    """One clip: the recipe played `speed` % as fast (every frequency scaled), then the condition's background."""
+           anomalous: bool, far: bool = False) -> np.ndarray:
+    """One clip: the recipe played `speed` % as fast (every frequency scaled), then the condition's background.
+    With `far`, (samples, 2): the near microphone left, the same machine through `distant` right."""
     rate = condition.speed / 100
     n = int(seconds * SAMPLE_RATE)
     played = synth.render_clip(recipe(machine_type), params, clip_seed, seconds * rate, anomalous)
-    y = np.interp(np.arange(n) * rate, np.arange(len(played)), played)  # played back `rate` times as fast
+    machine = np.interp(np.arange(n) * rate, np.arange(len(played)), played)  # played back `rate` times as fast
     snr, tilt = NOISES[condition.noise]
     rng = np.random.default_rng([*clip_seed, 99])
-    y = y + synth.shaped_noise(rng, n, 20, 8000, tilt) * synth.rms(y) * 10 ** (-snr / 20)
+    background = synth.rms(machine) * 10 ** (-snr / 20)
+    y = machine + synth.shaped_noise(rng, n, 20, 8000, tilt) * background
+    if far:  # the room's background at the same level, the machine weaker, duller and reverberant
+        y = np.stack([y, distant(machine, rng) + synth.shaped_noise(rng, n, 20, 8000, tilt) * background], 1)
     return np.clip(y, -1, 32767 / 32768).astype(np.float32)
+
+
+FAR_DB, FAR_CUTOFF_HZ, FAR_RT60_S = -10.0, 2000.0, 0.5  # the far microphone: level, air and distance low-pass, room
+
+
+def distant(x: np.ndarray, rng) -> np.ndarray:
+    """The machine as a microphone a few metres away hears it: attenuated, low-passed and with a diffuse tail."""
+    from scipy.signal import fftconvolve, lfilter
+    pole = np.exp(-2 * np.pi * FAR_CUTOFF_HZ / SAMPLE_RATE)
+    dull = lfilter([1 - pole], [1, -pole], x)
+    t = np.arange(int(FAR_RT60_S * SAMPLE_RATE)) / SAMPLE_RATE
+    tail = rng.normal(size=len(t)) * 10 ** (-3 * t / FAR_RT60_S) * 0.05
+    tail[0] = 1.0  # the direct sound
+    wet = fftconvolve(dull, tail)[:len(x)]
+    return wet / synth.rms(wet) * synth.rms(x) * 10 ** (FAR_DB / 20)
 
 
 def _plan(task: TaskYear, preset: Preset, seed: int):
@@ -133,8 +153,8 @@ def _plan(task: TaskYear, preset: Preset, seed: int):
 
 
 def _write(job):
-    rel, machine_type, section, cond, anomalous, clip_seed, out, seconds, data_seed = job
-    audio = render(machine_type, section_params(data_seed, machine_type, section), cond, clip_seed, seconds, anomalous)
+    rel, machine_type, section, cond, anomalous, clip_seed, out, seconds, data_seed, far = job
+    audio = render(machine_type, section_params(data_seed, machine_type, section), cond, clip_seed, seconds, anomalous, far)
     path = out / rel
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(str(path), audio, SAMPLE_RATE, subtype="PCM_16")
@@ -195,7 +215,8 @@ def generate(out: str | Path, task: str = "dcase2023", preset: str = "small", se
     spec = PRESETS[preset]
     clips, attribute_rows, truth = _plan(year, spec, seed)
     with atomic_folder(out) as tmp:
-        synth.write_all(_write, [(*c, tmp, spec.seconds, seed) for c in clips], f"generate {task} {preset}", workers)
+        far = year.channels == 2
+        synth.write_all(_write, [(*c, tmp, spec.seconds, seed, far) for c in clips], f"generate {task} {preset}", workers)
         if year.attribute_files:
             _write_attributes(tmp, year, attribute_rows)
         _write_ground_truth(tmp, year, truth)

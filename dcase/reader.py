@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import DataError
-from dcase import ground_truth, names
+from dcase import channels, ground_truth, names
 from dcase.audio import Problem, check_wav, find_duplicates
 from dcase.tasks import TaskYear, available, get_task
 
@@ -129,14 +129,15 @@ def _rows(root: Path, task: TaskYear, files, truth: dict | None, problems: list[
 
 def load_clips(root: str | Path, task: str | TaskYear | None = None, *, ground_truth_path: str | Path | None = None,
                skip_bad: bool = False, check_audio: bool = True, aux_label: str | None = None,
-               supplemental: bool | None = False) -> tuple[TaskYear, pd.DataFrame]:
+               supplemental: bool | None = False, channel: str | None = None) -> tuple[TaskYear, pd.DataFrame]:
     """Read a data root into (task year, clip table), one row per WAV.
 
     Splits: `train` (normal training clips of development and evaluation sections), `supplemental` (2025),
     `dev` (development test, labelled by name) and `eval` (evaluation test: labelled from the ground truth
     when there is one, else -1). `supplemental=True` makes the supplemental clips training clips (source domain),
-    False leaves them out, None keeps them apart as their own split. Bad files raise `DataError`, or with
-    `skip_bad` are dropped with one warning.
+    False leaves them out, None keeps them apart as their own split. `channel` (`dcase.channels`; default: the
+    year's, "" for a mono year) is the `channel` column every audio reader uses. Bad files raise `DataError`, or
+    with `skip_bad` are dropped with one warning.
     """
     root = Path(root)
     if not root.is_dir():
@@ -147,6 +148,10 @@ def load_clips(root: str | Path, task: str | TaskYear | None = None, *, ground_t
         raise DataError(f"{root}: no clips found; expected dev_data/[raw/]<type>/train/*.wav "
                         "(see README, 'Real DCASE data')")
     task = detect(files, root) if task is None else (get_task(task) if isinstance(task, str) else task)
+    try:
+        channel = channels.resolve(channel) or task.default_channel
+    except ValueError as exc:
+        raise DataError(str(exc)) from None
     truth, truth_path = ground_truth.find(root, task, ground_truth_path)
     problems: list[Problem] = []
     for *_, folder, path in files:
@@ -157,12 +162,12 @@ def load_clips(root: str | Path, task: str | TaskYear | None = None, *, ground_t
     with_clips = {p.parent.parent for _, _, _, p in files}
     problems += [Problem(d, "no WAV files in train/ or test/; add the clips or remove the folder")
                  for base in data_folders(root).values() for d in sorted(base.iterdir()) if d.is_dir() and d not in with_clips]
-    table = pd.DataFrame(rows, columns=COLUMNS)
+    table = pd.DataFrame(rows, columns=COLUMNS).assign(channel=channel)
     if truth is not None:
         problems += _unmatched_ground_truth(truth, table, truth_path)
     if check_audio:
         for path in table["path"]:
-            reason = check_wav(Path(path))
+            reason = check_wav(Path(path), channel)
             if reason:
                 problems.append(Problem(Path(path), reason))
         problems += find_duplicates(table["path"])

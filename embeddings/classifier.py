@@ -12,12 +12,14 @@ from embeddings.models import get_model
 
 
 class Classifier(nn.Module):
-    """log-mel (batch, n_mels, frames) -> (embedding, logits). Normalisation statistics travel with the weights."""
+    """log-mel (batch, planes x n_mels, frames) -> (embedding, logits); `planes` input planes (2: both microphones of
+    a stereo clip, `--channel stack`). Normalisation statistics travel with the weights."""
 
-    def __init__(self, config: TrainConfig, num_classes: int, n_mels: int = 128):
+    def __init__(self, config: TrainConfig, num_classes: int, n_mels: int = 128, planes: int = 1):
         super().__init__()
+        self.planes = planes
         self.backbone = get_model(config.model, num_features=config.embedding_dim,
-                                  input_size=(n_mels, config.crop_frames), dropout=config.dropout)
+                                  input_size=(n_mels, config.crop_frames), dropout=config.dropout, planes=planes)
         dim = self.backbone.num_features
         head = HEADS[config.head]
         self.head = head(dim, num_classes) if head is LinearHead else head(dim, num_classes, config.scale, config.margin)
@@ -25,7 +27,7 @@ class Classifier(nn.Module):
         self.register_buffer("std", torch.ones(()))
 
     def embed(self, x):
-        return self.backbone(((x.float() - self.mean) / self.std).unsqueeze(1))
+        return self.backbone(((x.float() - self.mean) / self.std).unflatten(1, (self.planes, -1)))
 
     def forward(self, x, target=None):
         emb = self.embed(x)

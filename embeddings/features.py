@@ -19,6 +19,7 @@ from core.atomic import atomic_folder
 from core.errors import DataError
 from core.locking import exclusive
 from core.ranks import is_main
+from dcase import channels
 from dcase.audio import SAMPLE_RATE
 
 FEATURE_VERSION = 1  # bump when the bytes written for the same parameters change
@@ -48,19 +49,32 @@ class LogMel(torch.nn.Module):
         return 10.0 * torch.log10(self.mel(wave).clamp_min(self.config.floor))
 
 
-def read_wav(path: str) -> np.ndarray:
+def read_wav(path: str, channel: str = "") -> np.ndarray:
+    """(samples,) float32, or (2, samples) for `channel="stack"` (`dcase.channels`)."""
     try:
         audio, sr = sf.read(path, dtype="float32", always_2d=False)
     except Exception as exc:
         raise DataError(f"{path}: cannot decode WAV ({exc}); remove it or pass --skip-bad") from None
-    if sr != SAMPLE_RATE or audio.ndim != 1 or audio.size == 0:
-        raise DataError(f"{path}: expected non-empty 16 kHz mono audio, got {sr} Hz shape {audio.shape}; resample or remove it")
-    return audio
+    if sr != SAMPLE_RATE or audio.size == 0:
+        raise DataError(f"{path}: expected non-empty 16 kHz audio, got {sr} Hz shape {audio.shape}; resample or remove it")
+    try:
+        return channels.select(audio, channel, path)
+    except ValueError as exc:
+        raise DataError(str(exc)) from None
+
+
+def read_mono(path: str, channel: str, embedder: str) -> np.ndarray:
+    """`read_wav` for an embedder that takes one waveform: `stack` is refused in one line."""
+    if channel == "stack":
+        raise DataError(f"{path}: embedder {embedder} takes one channel, not --channel stack; use left, right or mean")
+    return read_wav(path, channel)
 
 
 def fingerprint(table: pd.DataFrame) -> str:
     """Hash of every clip's name, size and modification time: changes whenever the data does."""
     h = hashlib.sha256()
+    if channels.of(table):  # mono data keeps the keys it always had
+        h.update(f"channel={channels.of(table)}\n".encode())
     for path in sorted(table["path"]):
         st = os.stat(path)
         h.update(f"{'/'.join(Path(path).parts[-4:])}:{st.st_size}:{st.st_mtime_ns}\n".encode())
@@ -68,26 +82,28 @@ def fingerprint(table: pd.DataFrame) -> str:
 
 
 def compute_logmel(paths: list[str], config: LogMelConfig = LogMelConfig(), device: str = "cpu",
-                   batch_size: int = 64, desc: str = "log-mel") -> tuple[np.ndarray, np.ndarray]:
-    """Decode and transform `paths`; returns float16 (N, n_mels, T_max) padded with the floor, and frames per clip."""
+                   batch_size: int = 64, desc: str = "log-mel", channel: str = "") -> tuple[np.ndarray, np.ndarray]:
+    """Decode and transform `paths`; returns float16 (N, planes x n_mels, T_max) padded with the floor (planes: 2
+    for `channel="stack"`, the two microphones' bands one after the other), and frames per clip."""
+    planes = channels.planes(channel)
     logmel = LogMel(config).to(device)
     floor_db = 10.0 * np.log10(config.floor)
     chunks, lengths = [], []
     with ThreadPoolExecutor(4) as pool, torch.inference_mode():
         for start in tqdm(range(0, len(paths), batch_size), desc=desc, unit="batch", leave=False):
-            waves = list(pool.map(read_wav, paths[start:start + batch_size]))
-            n = max(len(w) for w in waves)
-            batch = torch.zeros(len(waves), n)
+            waves = [w.reshape(planes, -1) for w in pool.map(lambda p: read_wav(p, channel), paths[start:start + batch_size])]
+            n = max(w.shape[1] for w in waves)
+            batch = torch.zeros(len(waves), planes, n)
             for i, w in enumerate(waves):
-                batch[i, :len(w)] = torch.from_numpy(w)
-            mel = logmel(batch.to(device)).cpu()
-            frames = [1 + len(w) // config.hop_length for w in waves]
+                batch[i, :, :w.shape[1]] = torch.from_numpy(w)
+            mel = logmel(batch.to(device)).flatten(1, 2).cpu()
+            frames = [1 + w.shape[1] // config.hop_length for w in waves]
             for i, f in enumerate(frames):
                 mel[i, :, f:] = floor_db
             chunks.append(mel.to(torch.float16).numpy())
             lengths += frames
     t_max = max(c.shape[-1] for c in chunks)
-    out = np.full((len(paths), config.n_mels, t_max), floor_db, dtype=np.float16)
+    out = np.full((len(paths), planes * config.n_mels, t_max), floor_db, dtype=np.float16)
     i = 0
     for c in chunks:
         out[i:i + len(c), :, :c.shape[-1]] = c
@@ -140,7 +156,8 @@ def _write_features(table: pd.DataFrame, config: LogMelConfig, device: str, fold
             rows = table[table.split == split].reset_index(drop=True)
             if len(rows) == 0:
                 continue
-            mel, frames = compute_logmel(list(rows["path"]), config, device, desc=f"log-mel {split}")
+            mel, frames = compute_logmel(list(rows["path"]), config, device, desc=f"log-mel {split}",
+                                         channel=channels.of(table))
             np.save(tmp / f"{split}.npy", mel)
             parts.append(rows.assign(n_frames=frames))
         pd.concat(parts).to_csv(tmp / "clips.csv", index=False)

@@ -19,7 +19,7 @@ from tqdm import tqdm
 from core.atomic import atomic_file
 from core.locking import exclusive
 from core.ranks import is_main, rank_world
-from dcase import metrics
+from dcase import channels, metrics
 from embeddings.classifier import Classifier, infer, pad_frames, softmax_score
 from embeddings.config import TrainConfig
 from embeddings.distributed import global_batchnorm
@@ -126,7 +126,8 @@ def fit(config: TrainConfig, train: tuple[pd.DataFrame, np.ndarray], selection_s
     run_dir.mkdir(parents=True, exist_ok=True)
     clips, logmel = train
     torch.manual_seed(config.seed)
-    model = Classifier(config, num_classes, n_mels=logmel.shape[1]).to(device)
+    planes = channels.planes(channels.of(clips))
+    model = Classifier(config, num_classes, n_mels=logmel.shape[1] // planes, planes=planes).to(device)
     x_all = torch.from_numpy(pad_frames(np.asarray(logmel), config.crop_frames)).to(device)
     y_all = torch.tensor(clips.class_index.to_numpy(), device=device)
     frames = torch.tensor(clips.n_frames.to_numpy(), device=device)
@@ -258,7 +259,9 @@ def _train(config: TrainConfig, features: FeatureSet, run_dir: Path, device: str
     types = sorted(train_split[0].machine_type.unique())
     groups = {"all": types} if config.integrated else {t: [t] for t in types}
     start = time.perf_counter()
-    saved = {"config": asdict(config), "num_classes": num_classes, "n_mels": int(train_split[1].shape[1]),
+    planes = channels.planes(channels.of(features.table))
+    saved = {"config": asdict(config), "num_classes": num_classes, "n_mels": int(train_split[1].shape[1]) // planes,
+             "planes": planes,
              "groups": groups, "models": {}, "heads": {}, "world_size": rank_world()[1]}
     for name, members in groups.items():
         train_part = _select(train_split, members)
@@ -287,7 +290,7 @@ def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[dict, dict[s
     config = TrainConfig(**saved["config"])
     models = {}
     for name, state in saved["models"].items():
-        models[name] = Classifier(config, saved["num_classes"], saved["n_mels"]).to(device)
+        models[name] = Classifier(config, saved["num_classes"], saved["n_mels"], saved.get("planes", 1)).to(device)
         models[name].load_state_dict(state)
     heads = {}
     for machine_type, state in saved["heads"].items():

@@ -1,4 +1,4 @@
-"""Every task year 2021-2025: generated in its layout, read back, detected, scored and written as its evaluator reads it."""
+"""Every task year 2021-2026: generated in its layout, read back, detected, scored and written as its evaluator reads it."""
 import json
 import shutil
 
@@ -12,7 +12,7 @@ from dcase import generate, names, submission
 from dcase.reader import load_clips
 from dcase.tasks import get_task
 
-YEARS = ("dcase2021", "dcase2022", "dcase2023", "dcase2024", "dcase2025")
+YEARS = ("dcase2021", "dcase2022", "dcase2023", "dcase2024", "dcase2025", "dcase2026")
 MICRO = generate.Preset(seconds=0.5, source_train=3, target_train=1, test_per_cell=2)
 
 

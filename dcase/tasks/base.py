@@ -30,6 +30,8 @@ class TaskYear:
     supplemental: ClassVar[bool] = False       # a supplemental/ folder of extra clips (2025)
     concealed: ClassVar[str | None] = None     # how a name marks concealed attributes ("noAttribute", "")
     numbering_from: ClassVar[int] = 0          # first clip number in names
+    channels: ClassVar[int] = 1                # microphones per clip file
+    default_channel: ClassVar[str] = ""        # the channel read without --channel ("": a mono year)
 
     # ------------------------------------------------------------------ names
     @property

@@ -18,6 +18,7 @@ class ArcFaceEmbedder(Embedder):
 
     name = "arcface"
     trains = True
+    takes_stack = True  # the two microphones' log-mels as two input planes of the ResNet
 
     def __init__(self, preset: str = "small", device: str = "cpu"):
         super().__init__(device)

@@ -33,9 +33,10 @@ from tqdm import tqdm
 
 from core.atomic import atomic_file
 from core.errors import DataError
+from dcase import channels
 from embeddings.embedders.base import Embedder
 from embeddings.embedders.registry import register
-from embeddings.features import SAMPLE_RATE, read_wav
+from embeddings.features import SAMPLE_RATE, read_mono
 from embeddings.features import fingerprint as data_fingerprint
 
 EPS = sys.float_info.epsilon  # the baselines' floor inside the log
@@ -183,7 +184,8 @@ class BaselineAutoencoder(Embedder):
             return ((vectors - state["model"](vectors)) ** 2).mean(0)
 
     def embed(self, table: pd.DataFrame):
-        clips = [frame_vectors(log_mel(torch.from_numpy(read_wav(p)), self.n_mels), self.frames)
+        channel = channels.of(table)
+        clips = [frame_vectors(log_mel(torch.from_numpy(read_mono(p, channel, self.label())), self.n_mels), self.frames)
                  for p in tqdm(table.path, desc=f"{self.name} features", unit="clip", leave=False)]
         out = None
         self.logs = {}

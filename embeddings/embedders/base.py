@@ -36,6 +36,7 @@ class Embedder:
     requires: ClassVar[tuple[str, ...]] = ()
     trains: ClassVar[bool] = False
     repository: ClassVar[str] = ""  # where the model comes from, for an official baseline's reference row
+    takes_stack: ClassVar[bool] = False  # can embed both microphones of a stereo clip at once (`--channel stack`)
 
     @classmethod
     def reference_scorer(cls, options: dict) -> str | None:

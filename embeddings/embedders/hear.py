@@ -13,9 +13,10 @@ import torchaudio
 from tqdm import tqdm
 
 from core.errors import DataError
+from dcase import channels
 from embeddings.embedders.base import Embedder
 from embeddings.embedders.registry import register
-from embeddings.features import SAMPLE_RATE, read_wav
+from embeddings.features import SAMPLE_RATE, read_mono
 
 
 @register
@@ -48,10 +49,10 @@ class HearEmbedder(Embedder):
         model = module.load_model(self.weights) if self.weights else module.load_model()
         rate = int(model.sample_rate)
         out = []
-        paths = list(table.path)
+        paths, channel = list(table.path), channels.of(table)
         with torch.inference_mode():
             for start in tqdm(range(0, len(paths), self.batch_size), desc=f"hear {self.module}", unit="batch", leave=False):
-                waves = [torch.from_numpy(read_wav(p)) for p in paths[start:start + self.batch_size]]
+                waves = [torch.from_numpy(read_mono(p, channel, self.label())) for p in paths[start:start + self.batch_size]]
                 batch = torch.zeros(len(waves), max(len(w) for w in waves))
                 for i, w in enumerate(waves):
                     batch[i, :len(w)] = w

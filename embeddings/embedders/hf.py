@@ -12,9 +12,10 @@ import torchaudio
 from tqdm import tqdm
 
 from core.errors import DataError
+from dcase import channels
 from embeddings.embedders.base import Embedder
 from embeddings.embedders.registry import register
-from embeddings.features import SAMPLE_RATE, read_wav
+from embeddings.features import SAMPLE_RATE, read_mono
 
 POOLINGS = ("mean", "max", "stats")
 
@@ -103,10 +104,11 @@ class HFEmbedder(Embedder):
         batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         batches = [part for b in batches for part in np.split(b, np.flatnonzero(np.diff(lengths[b])) + 1)]
         out = np.zeros((len(paths), 0), np.float32)
+        channel = channels.of(table)
         use_bf16 = self.device == "cuda"
         with torch.inference_mode():
             for rows in tqdm(batches, desc=f"hf {self.model}", unit="batch", leave=False):
-                audio = torch.stack([torch.from_numpy(read_wav(paths[i])) for i in rows])
+                audio = torch.stack([torch.from_numpy(read_mono(paths[i], channel, self.label())) for i in rows])
                 if rate != SAMPLE_RATE:
                     audio = torchaudio.functional.resample(audio, SAMPLE_RATE, rate)
                 inputs = extractor(list(audio.numpy()), sampling_rate=rate, return_tensors="pt")

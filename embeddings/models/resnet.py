@@ -59,9 +59,9 @@ class Bottleneck(nn.Module):
 class ResNetBase(nn.Module):
     """Stem (conv 7x7/2 + max-pool: log-mel frames are cheap to downsample) and four stages."""
 
-    def __init__(self, block, layers, widths):
+    def __init__(self, block, layers, widths, planes=1):
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(1, widths[0], 7, 2, 3, bias=False), nn.BatchNorm2d(widths[0]),
+        self.stem = nn.Sequential(nn.Conv2d(planes, widths[0], 7, 2, 3, bias=False), nn.BatchNorm2d(widths[0]),
                                   nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1))
         stages, cin = [], widths[0]
         for i, (n, w) in enumerate(zip(layers, widths)):
@@ -81,10 +81,10 @@ class ResNetBase(nn.Module):
 
 
 class IResNet(ResNetBase):
-    def __init__(self, layers, widths=(64, 128, 256, 512), num_features=512, input_size=(128, 64), dropout=0.2):
-        super().__init__(IRBlock, layers, widths)
+    def __init__(self, layers, widths=(64, 128, 256, 512), num_features=512, input_size=(128, 64), dropout=0.2, planes=1):
+        super().__init__(IRBlock, layers, widths, planes)
         with torch.no_grad():
-            fmap = self.features(torch.zeros(1, 1, *input_size)).shape[1:]
+            fmap = self.features(torch.zeros(1, planes, *input_size)).shape[1:]
         self.num_features = num_features
         self.head = nn.Sequential(nn.BatchNorm2d(fmap[0]), nn.Dropout(dropout), nn.Flatten(),
                                   nn.Linear(fmap.numel(), num_features), nn.BatchNorm1d(num_features))
@@ -94,8 +94,8 @@ class IResNet(ResNetBase):
 
 
 class ResNet(ResNetBase):
-    def __init__(self, layers, widths=(64, 128, 256, 512), input_size=None, **_):
-        super().__init__(Bottleneck, layers, widths)
+    def __init__(self, layers, widths=(64, 128, 256, 512), input_size=None, planes=1, **_):
+        super().__init__(Bottleneck, layers, widths, planes)
         self.num_features = self.out_channels
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
 
