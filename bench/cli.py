@@ -3,95 +3,23 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 from tabulate import tabulate
 
+from bench.data_commands import (
+    cmd_data_baseline,
+    cmd_data_calibrate,
+    cmd_data_check,
+    cmd_data_compare,
+    cmd_data_generate,
+    cmd_data_import,
+)
 from bench.options import overrides, seeds
 from core.errors import DataError, ScorerError, UsageError
 from dcase.tasks import DEFAULT_TASK
 
 PRESETS = ["tiny", "small", "full"]  # `--preset` of every command: generated data size and its training config
-
-
-def cmd_data_generate(args) -> None:
-    from dcase.generate import generate
-    start = time.perf_counter()
-    out = generate(args.out, args.task, args.preset, args.seed, workers=args.workers)
-    size = sum(p.stat().st_size for p in Path(out).rglob("*.wav"))
-    print(f"wrote {out} ({size / 2**20:.1f} MiB) in {time.perf_counter() - start:.1f} s")
-
-
-def cmd_data_check(args) -> None:
-    import warnings
-
-    from dcase.reader import clip_counts, load_clips
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        task, table = load_clips(args.dir, args.task, ground_truth_path=args.ground_truth, skip_bad=True,
-                                 aux_label=args.aux_label, supplemental=True if args.supplemental else None,
-                                 channel=args.channel)
-    channel = table.channel.iloc[0] if len(table) else ""
-    print(f"{task.name}: {len(table)} clips" + (f", channel {channel}" if channel else ""))
-    print(tabulate(clip_counts(table).reset_index(), headers="keys", tablefmt="github", showindex=False, disable_numparse=True))
-    print(f"{table.class_index.max() + 1} classes ({task.classifier_target(args.aux_label)}) in training data")
-    first_shot = sorted(set(table.machine_type[table.first_shot]))
-    if first_shot:
-        print(f"first-shot machine types (evaluation only): {', '.join(first_shot)}")
-    for w in caught:
-        print(f"problem: {w.message}")
-    if caught:
-        raise SystemExit(1)
-
-
-def cmd_data_baseline(args) -> None:
-    from datatools.baseline import spectrum_distance_baseline
-    from dcase.reader import load_clips
-    from embeddings.features import load_features
-    task, table = load_clips(args.dir, args.task, skip_bad=args.skip_bad)
-    for split, sections in spectrum_distance_baseline(load_features(table, args.cache), task.scoring).items():
-        print(f"{task.name} {split}: mean log-mel spectrum distance to the section's training mean (in %)")
-        per_type = task.scoring.per_type(sections)
-        print(tabulate([[t, *(100 * v for v in f.values())] for t, f in per_type.items()],
-                       headers=["type", *next(iter(per_type.values()))], floatfmt=".2f", tablefmt="github"))
-        print(", ".join(f"{k} {100 * v:.2f}" for k, v in task.scoring.official_score(sections).items() if v == v))
-
-
-def cmd_data_import(args) -> None:
-    from dcase.importer import import_release_clips
-    out, skipped = import_release_clips(args.src, args.out)
-    for line in skipped:
-        print(f"skipped {line}")
-    print(f"wrote {out}: {sum(1 for _ in out.rglob('*.wav'))} clips")
-
-
-def cmd_data_calibrate(args) -> None:
-    from datatools import calibrate
-    from dcase import synth
-    from dcase.reader import load_clips
-    fitted = calibrate.fit(load_clips(args.real, synth.RECIPE_TASK, skip_bad=args.skip_bad, check_audio=False)[1],
-                           rounds=args.rounds, progress=lambda m: print(m, file=sys.stderr))
-    out = args.out or synth.CALIBRATION_FILE
-    calibrate.write(fitted, out)
-    print(f"wrote {out}; regenerate data sets to use it (the default one is made anew when GENERATOR_VERSION changes)")
-
-
-def cmd_data_compare(args) -> None:
-    from datatools.datastats import compare, type_stats
-    from dcase.reader import load_clips
-    tables = [type_stats(load_clips(root, skip_bad=args.skip_bad, check_audio=False)[1], args.max_clips)
-              for root in (args.a, args.b)]
-    table = compare(*tables)
-    if table.empty:
-        raise UsageError(f"{args.a} and {args.b} share no machine type with normal clips; nothing to compare")
-    print(f"A = {args.a}\nB = {args.b}\nlog-mel 1024/512/128 in dB; normal clips unless named; "
-          "anomaly dist = RMS over bands of (mean anomaly - mean normal spectrum); by chance = the same between random "
-          "relabellings of the pooled clips; B drawn as A = B's distance with only as many clips as A has, averaged over draws")
-    print(tabulate(table, headers="keys", floatfmt=".2f", tablefmt="github", showindex=False))
-    if args.json:
-        from core.atomic import write_text
-        write_text(args.json, table.to_json(orient="records", indent=1))
 
 
 def cmd_evaluate(args) -> None:
@@ -100,7 +28,11 @@ def cmd_evaluate(args) -> None:
     from core.atomic import write_text
     from dcase import submission
     from dcase.reader import load_clips
-    task, table = load_clips(args.data, args.task, ground_truth_path=args.ground_truth, check_audio=False)
+    if args.data is not None:
+        task, table = load_clips(args.data, args.task, ground_truth_path=args.ground_truth, check_audio=False)
+    else:
+        task = _task_named(args.task, "with no --data")
+        table = submission.clip_table(task, args.folder, truth_path=args.ground_truth)
     result = submission.evaluate(task, args.folder, table)
     rows = [[t, *(100 * v for v in figures.values())] for t, figures in result["per_type"].items()]
     print(tabulate(rows, headers=["type", *next(iter(result["per_type"].values()))], floatfmt=".2f", tablefmt="github"))
@@ -110,6 +42,22 @@ def cmd_evaluate(args) -> None:
     if args.json:
         write_text(args.json, json.dumps(result, indent=1, default=float))
         print(f"wrote {args.json}")
+
+
+def _task_named(name: str | None, why: str):
+    from dcase.tasks import get_task
+    if name is None:
+        raise UsageError(f"{why}, name the year with --task (`bench tasks` lists them)")
+    return get_task(name)
+
+
+def cmd_rank(args) -> None:
+    from leaderboard.ranking import rank, write
+    task = _task_named(args.task, "bench rank")
+    systems = rank(task, args.dirs, args.data, args.ground_truth, args.split, args.resamples,
+                   progress=lambda m: print(m, file=sys.stderr))
+    print(write(task, systems, args.out, args.split, args.resamples))
+    print(f"wrote {args.out}/RANKING.md, ranking.json")
 
 
 def _train_config(args):
@@ -302,13 +250,28 @@ def build_parser() -> argparse.ArgumentParser:
                               "year's evaluator computes them")
     evaluate.add_argument("folder", type=Path, help="one method's dev/ or eval/ folder of anomaly_score_*.csv (and "
                           "decision_result_*.csv) files")
-    evaluate.add_argument("--data", type=Path, required=True, help="the data root whose labels to use")
+    evaluate.add_argument("--data", type=Path, default=None, help="the data root whose labels to use (no audio is "
+                          "read); without it, --ground-truth labels evaluation files, and development clip names "
+                          "label themselves")
     evaluate.add_argument("--task", default=None, help="a task year, `bench tasks` (default: the year the names fit)")
     evaluate.add_argument("--ground-truth", type=Path, default=None, help="eval_data_list_20XX.csv or the evaluator's "
                           "ground-truth folder (default: found in the data root)")
     evaluate.add_argument("--json", type=Path, default=None, help='also write {"official_score": ..., "per_type": ...} '
                           "(fractions) here")
     evaluate.set_defaults(func=cmd_evaluate)
+    ranking = sub.add_parser("rank", help="rank systems' submission folders with official scores, CI95, ties with "
+                             "the leader and a critical-difference picture")
+    ranking.add_argument("dirs", type=Path, nargs="+", help="system folders, or trees of them (teams/<team>/<system>/, "
+                         "results/<task>/)")
+    ranking.add_argument("--task", required=True, help="a task year (`bench tasks`)")
+    ranking.add_argument("--ground-truth", type=Path, default=None, help="eval_data_list_20XX.csv or the evaluator's "
+                         "ground-truth folder")
+    ranking.add_argument("--data", type=Path, default=None, help="a data root whose labels to use instead (no audio read)")
+    ranking.add_argument("--split", default="eval", choices=["dev", "eval"], help="which <split>/ folder of a harness "
+                         "results tree, and which clips of the data root")
+    ranking.add_argument("--resamples", type=int, default=1000)
+    ranking.add_argument("--out", type=Path, default=Path("ranking"))
+    ranking.set_defaults(func=cmd_rank)
     tasks = sub.add_parser("tasks", help="list the DCASE task years")
     tasks.set_defaults(func=cmd_tasks)
 

@@ -1,7 +1,10 @@
-"""Generated stand-ins for the domain-shift years (2021 on), in each year's layout, names and ground truth.
+"""The generator: a stand-in data set of any task year, in its layout, names, WAV format and ground truth.
 
-Every machine type sounds like one of the six calibrated 2020 recipes (`dcase.synth`), chosen by name for
-types 2020 never had, with its own parameters per type and section. The attributes set the recording
+The sounds are the recipes of `dcase.synth`: each machine type sounds like one of the six calibrated 2020
+recipes, chosen by name for types 2020 never had, with its own parameters per type and section (a 2020
+machine ID is a section). The year's object names every file. Two clip plans: 2020's per machine ID
+(`_machine_id_plan`: normal training clips and labelled test clips, no domains) and the domain plan of
+2021 on (`_domain_plan`). The attributes set the recording
 condition: `spd` (operating speed, which scales every frequency of the machine) and `noise` (the
 background: level and colour). The target domain runs at another speed with another background, and has
 few training clips (`target_train`, never below a 3 : 1 source : target ratio), so a scorer that treats
@@ -18,13 +21,14 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from tqdm import tqdm
 
 from core.atomic import atomic_folder
 from core.locking import exclusive
 from core.ranks import is_main
 from dcase import synth
 from dcase.audio import SAMPLE_RATE
-from dcase.tasks import TaskYear, get_task
+from dcase.tasks import DEFAULT_TASK, TaskYear, get_task
 
 GENERATOR_VERSION = 2  # bump when the same seed writes other audio; the default data folder's name carries it
 RECIPES = ("ToyCar", "ToyConveyor", "fan", "pump", "slider", "valve")
@@ -36,12 +40,15 @@ class Preset:
     source_train: int   # per section
     target_train: int   # per section
     test_per_cell: int  # per section, domain and label
+    per_id: tuple[int, int, int] = (12, 6, 6)  # 2020, per machine ID: training, normal and anomalous test clips
 
 
-PRESETS = {
-    "tiny": Preset(seconds=1.0, source_train=12, target_train=3, test_per_cell=4),
-    "small": Preset(seconds=2.0, source_train=60, target_train=6, test_per_cell=12),
-    "full": Preset(seconds=10.0, source_train=990, target_train=10, test_per_cell=50),
+PRESETS = {  # the same names as the training presets of `bench run --preset`
+    "tiny": Preset(seconds=1.0, source_train=12, target_train=3, test_per_cell=4, per_id=(12, 6, 6)),
+    "small": Preset(seconds=2.0, source_train=60, target_train=6, test_per_cell=12, per_id=(60, 24, 24)),
+    # the real sets: 990 + 10 training clips per section (2020: ~1,000 per ID, ~100 normal and 150-350
+    # anomalous test clips), 10 s each
+    "full": Preset(seconds=10.0, source_train=990, target_train=10, test_per_cell=50, per_id=(1000, 100, 200)),
 }
 
 
@@ -73,15 +80,19 @@ def conditions(seed: int, machine_type: str, section: str) -> tuple[list[Conditi
     return [Condition(base, "A"), Condition(base + 4, "A")], Condition(base + shift, "B")
 
 
-def section_params(seed: int, machine_type: str, section: str) -> dict:
-    rng = np.random.default_rng([seed, zlib.crc32(machine_type.encode()), int(section)])
-    return synth.MACHINES[recipe(machine_type)].params(rng)
+def section_key(task: TaskYear, seed: int, machine_type: str, section: str) -> list[int]:
+    """What seeds a section's machine parameters and its clips: 2020 numbers its six types, later years hash names."""
+    number = list(task.dev_types).index(machine_type) if task.scheme == "2020" else zlib.crc32(machine_type.encode())
+    return [seed, number, int(section)]
 
 
-def render(machine_type: str, params: dict, condition: Condition, clip_seed: list[int], seconds: float,
+def render(machine_type: str, params: dict, condition: Condition | None, clip_seed: list[int], seconds: float,
            anomalous: bool, far: bool = False) -> np.ndarray:
-    """One clip: the recipe played `speed` % as fast (every frequency scaled), then the condition's background.
-    With `far`, (samples, 2): the near microphone left, the same machine through `distant` right."""
+    """One clip: the recipe played `speed` % as fast (every frequency scaled), then the condition's background
+    (none: the recipe as it is, 2020). With `far`, (samples, 2): the near microphone left, the same machine
+    through `distant` right."""
+    if condition is None:
+        return synth.render_clip(recipe(machine_type), params, clip_seed, seconds, anomalous)
     rate = condition.speed / 100
     n = int(seconds * SAMPLE_RATE)
     played = synth.render_clip(recipe(machine_type), params, clip_seed, seconds * rate, anomalous)
@@ -110,9 +121,39 @@ def distant(x: np.ndarray, rng) -> np.ndarray:
     return wet / synth.rms(wet) * synth.rms(x) * 10 ** (FAR_DB / 20)
 
 
-def _plan(task: TaskYear, preset: Preset, seed: int):
-    """Every clip: (relative path, type, section, condition, anomalous, clip seed), the attribute CSV rows and
-    the evaluation ground truth as (type, section, anonymised name, original name, label, domain)."""
+def _machine_id_plan(task: TaskYear, preset: Preset, seed: int):
+    """2020: per machine ID, normal training clips and labelled test clips, no domains. Every clip as
+    (relative path, type, section key, condition, anomalous, clip seed), and the writer of the ground truth."""
+    clips, truth = [], []
+    n_train, n_normal, n_anomaly = preset.per_id
+    for machine_type in task.dev_types:
+        truth.append(machine_type)
+        for source, ids in (("dev_data", task.dev_types[machine_type]), ("eval_data", task.eval_types[machine_type])):
+            for machine_id in ids:
+                key = section_key(task, seed, machine_type, machine_id)
+                for i in range(n_train):
+                    name = task.train_name(machine_id, "source", i, "")
+                    clips.append((f"{source}/{machine_type}/train/{name}", machine_type, key, None, False, key + [0, i]))
+                test = [(0, i) for i in range(n_normal)] + [(1, i) for i in range(n_anomaly)]
+                if source == "eval_data":  # evaluation names hide the label: shuffle, then number
+                    test = [test[j] for j in np.random.default_rng(key).permutation(len(test))]
+                for k, (label, i) in enumerate(test):
+                    original = task.test_name(machine_id, "source", label, i, "")
+                    name = original if source == "dev_data" else task.eval_name(machine_id, "source", k)
+                    if source == "eval_data":
+                        truth.append(f"{name},{original},{label}")
+                    clips.append((f"{source}/{machine_type}/test/{name}", machine_type, key, None, bool(label),
+                                  key + [1 + label, i]))
+
+    def write_metadata(tmp: Path) -> None:  # the name this generator has always written; the reader takes both
+        (tmp / "eval_data_list.csv").write_text("\n".join(truth) + "\n")
+    return clips, write_metadata
+
+
+def _domain_plan(task: TaskYear, preset: Preset, seed: int):
+    """2021 on: per section, source and target conditions, training and test clips per domain and label, the
+    year's names and folders. Every clip as in `_machine_id_plan`, and the writer of the attribute files and
+    the ground truth in both published forms."""
     clips, attribute_rows, truth = [], {}, []
     first = task.numbering_from
     for source, types in (("dev_data", task.dev_types), ("eval_data", task.eval_types)):
@@ -120,7 +161,7 @@ def _plan(task: TaskYear, preset: Preset, seed: int):
             base_dir = f"{source}/raw/{machine_type}"
             for section in sections:
                 sources, target = conditions(seed, machine_type, section)
-                key = [seed, zlib.crc32(machine_type.encode()), int(section)]
+                key = section_key(task, seed, machine_type, section)
                 concealed = task.concealed is not None and zlib.crc32(f"{machine_type}{seed}".encode()) % 3 == 0
                 shown = (lambda c: task.concealed) if concealed else (lambda c: c.attributes)
                 rows = attribute_rows.setdefault((base_dir, section), [])
@@ -128,7 +169,7 @@ def _plan(task: TaskYear, preset: Preset, seed: int):
                 train += [(target, "target", i) for i in range(preset.target_train)]
                 for cond, domain, i in train:
                     name = task.train_name(section, domain, first + i, shown(cond))
-                    clips.append((f"{base_dir}/train/{name}", machine_type, section, cond, False, key + [0, i, int(domain == "target")]))
+                    clips.append((f"{base_dir}/train/{name}", machine_type, key, cond, False, key + [0, i, int(domain == "target")]))
                     rows.append((f"{base_dir.split('/', 1)[1]}/train/{name}", cond))
                 test = [(cond, domain, label, i) for domain, conds in (("source", sources), ("target", [target]))
                         for label in (0, 1) for i, cond in enumerate([conds[j % len(conds)] for j in range(preset.test_per_cell)])]
@@ -142,19 +183,25 @@ def _plan(task: TaskYear, preset: Preset, seed: int):
                         name = task.eval_name(section, domain, k + first)
                         truth.append((machine_type, section, name, original, label, domain, shown(cond)))
                     folder = task.test_folder(domain)
-                    clips.append((f"{base_dir}/{folder}/{name}", machine_type, section, cond, bool(label),
+                    clips.append((f"{base_dir}/{folder}/{name}", machine_type, key, cond, bool(label),
                                   key + [1 + label, i, int(domain == "target")]))
                     rows.append((f"{base_dir.split('/', 1)[1]}/{folder}/{name}", cond))
                 if task.supplemental and source == "dev_data":
                     for i in range(max(preset.target_train, 3)):
                         name = f"section_{section}_machine_{first + i:04d}_.wav"
-                        clips.append((f"{base_dir}/supplemental/{name}", machine_type, section, sources[0], False, key + [3, i, 0]))
-    return clips, attribute_rows, truth
+                        clips.append((f"{base_dir}/supplemental/{name}", machine_type, key, sources[0], False, key + [3, i, 0]))
+
+    def write_metadata(tmp: Path) -> None:
+        if task.attribute_files:
+            _write_attributes(tmp, task, attribute_rows)
+        _write_ground_truth(tmp, task, truth)
+    return clips, write_metadata
 
 
 def _write(job):
-    rel, machine_type, section, cond, anomalous, clip_seed, out, seconds, data_seed, far = job
-    audio = render(machine_type, section_params(data_seed, machine_type, section), cond, clip_seed, seconds, anomalous, far)
+    rel, machine_type, key, cond, anomalous, clip_seed, out, seconds, far = job
+    params = synth.MACHINES[recipe(machine_type)].params(np.random.default_rng(key))
+    audio = render(machine_type, params, cond, clip_seed, seconds, anomalous, far)
     path = out / rel
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(str(path), audio, SAMPLE_RATE, subtype="PCM_16")
@@ -202,10 +249,21 @@ def _csv(path: Path, rows) -> None:
         csv.writer(f, lineterminator="\n").writerows(rows)
 
 
-def generate(out: str | Path, task: str = "dcase2023", preset: str = "small", seed: int = 0, workers: int | None = None) -> Path:
+def write_all(write, jobs: list, desc: str, workers: int | None = None) -> None:
+    """Run `write` on every job, on `workers` processes (default: the CPUs, at most 8), with a progress bar."""
+    workers = workers or min(os.cpu_count() or 1, 8)
+    if workers > 1:
+        from concurrent.futures import ProcessPoolExecutor
+        with ProcessPoolExecutor(workers) as pool:
+            list(tqdm(pool.map(write, jobs, chunksize=32), total=len(jobs), desc=desc, unit="clip"))
+    else:
+        for job in tqdm(jobs, desc=desc, unit="clip"):
+            write(job)
+
+
+def generate(out: str | Path, task: str = DEFAULT_TASK, preset: str = "small", seed: int = 0,
+             workers: int | None = None) -> Path:
     """Write the generated data set of `task` to `out` (atomically: a temp folder renamed at the end)."""
-    if task == "dcase2020":
-        return synth.generate(out, preset, seed, workers)
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     year = get_task(task)
@@ -213,24 +271,22 @@ def generate(out: str | Path, task: str = "dcase2023", preset: str = "small", se
     if out.exists():
         raise FileExistsError(f"{out}: already exists; remove it or choose another --out")
     spec = PRESETS[preset]
-    clips, attribute_rows, truth = _plan(year, spec, seed)
+    plan = _machine_id_plan if year.scheme == "2020" else _domain_plan
+    clips, write_metadata = plan(year, spec, seed)
     with atomic_folder(out) as tmp:
-        far = year.channels == 2
-        synth.write_all(_write, [(*c, tmp, spec.seconds, seed, far) for c in clips], f"generate {task} {preset}", workers)
-        if year.attribute_files:
-            _write_attributes(tmp, year, attribute_rows)
-        _write_ground_truth(tmp, year, truth)
+        jobs = [(*c, tmp, spec.seconds, year.channels == 2) for c in clips]
+        write_all(_write, jobs, f"generate {task} {preset}", workers)
+        write_metadata(tmp)
         (tmp / "GENERATED.txt").write_text(f"asd-bench generated data set: task={task} preset={preset} seed={seed} "
                                            f"clips={len(clips)}\n")
     return out
 
 
-def default_data_dir(task: str = "dcase2020", preset: str = "small", seed: int = 0, cache_root: str | Path | None = None) -> Path:
+def default_data_dir(task: str = DEFAULT_TASK, preset: str = "small", seed: int = 0, cache_root: str | Path | None = None) -> Path:
     """The generated data set of `task` and `preset`, made once under the cache folder and reused afterwards."""
-    if task == "dcase2020":
-        return synth.default_data_dir(preset, seed, cache_root)
     root = Path(cache_root or os.environ.get("ASD_BENCH_CACHE", ".cache"))
-    path = root / "data" / f"{task}-{preset}-seed{seed}-v{GENERATOR_VERSION}"
+    name = "synthetic" if task == DEFAULT_TASK else task  # the default year's folder keeps its first name
+    path = root / "data" / f"{name}-{preset}-seed{seed}-v{GENERATOR_VERSION}"
     with exclusive(path.with_name(path.name + ".lock")):
         if not path.is_dir() and is_main():
             generate(path, task, preset, seed)

@@ -77,17 +77,22 @@ def read_folders(folder: Path) -> dict[tuple[str, str], ClipName]:
     return truth
 
 
+def read(given: Path, task) -> dict[tuple[str, str], ClipName]:
+    """`--ground-truth`: a renaming list file or a folder holding the evaluator's `ground_truth_data/`."""
+    given = Path(given)
+    if given.is_file():
+        return read_list(given)
+    if not given.is_dir():
+        raise DataError(f"{given}: --ground-truth names neither a renaming list nor a folder; pass the "
+                        f"{task.ground_truth_list} file or the folder holding ground_truth_data/")
+    return read_folders(given)
+
+
 def find(root: Path, task, given: Path | None) -> tuple[dict | None, Path | None]:
     """The ground truth for `root`: from `given` (a list file or an evaluator folder), else a list or
     `ground_truth_data/` found in `root`; (None, None) when there is none (development data alone)."""
     if given is not None:
-        given = Path(given)
-        if given.is_file():
-            return read_list(given), given
-        if not given.is_dir():
-            raise DataError(f"{given}: --ground-truth names neither a renaming list nor a folder; pass the "
-                            f"{task.ground_truth_list} file or the folder holding ground_truth_data/")
-        return read_folders(given), given
+        return read(given, task), Path(given)
     for name in (task.ground_truth_list, "eval_data_list.csv"):
         if (root / name).is_file():
             return read_list(root / name), root / name

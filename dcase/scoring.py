@@ -52,7 +52,8 @@ class Scoring:
         drawn within (domain, label) strata, so `domains` and `labels` (n,) hold for every resample."""
         raise NotImplementedError
 
-    def official_resampled(self, parts: list[np.ndarray]) -> np.ndarray:
+    def official_resampled(self, parts: list[np.ndarray], types: list[str]) -> np.ndarray:
+        """The official score of each resample from the pooled `parts` (`types`: each part's machine type)."""
         return metrics.floored_hmean_rows(np.stack(parts, 1))
 
     def summary_of(self, tables: list[pd.DataFrame]) -> dict[str, float]:
@@ -81,6 +82,14 @@ class PerMachineID(Scoring):
 
     def per_type(self, table):
         return {t: {"auc": float(g.auc.mean()), "pauc": float(g.pauc.mean())} for t, g in table.groupby("machine_type")}
+
+    def resampled_parts(self, y, s, domains, labels, max_fpr):
+        return [roc_areas(s, y)[0]]
+
+    def official_resampled(self, parts, types):
+        """The harmonic mean over types of each type's mean AUC over its machine IDs."""
+        by_type = [np.mean([p for p, t in zip(parts, types) if t == name], axis=0) for name in sorted(set(types))]
+        return metrics.floored_hmean_rows(np.stack(by_type, 1))
 
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import DataError
-from dcase import metrics
+from dcase import metrics, names
 from dcase.tasks import TaskYear
 
 
@@ -47,6 +47,31 @@ def write(task: TaskYear, folder: Path, clips: pd.DataFrame, scores: np.ndarray,
         write_rows(folder / task.submission_name("anomaly_score", machine_type, section, key), files, scores[rows])
         write_rows(folder / task.submission_name("decision_result", machine_type, section, key), files,
                    np.asarray(decisions)[rows].astype(int))
+
+
+def clip_table(task: TaskYear, folder: str | Path, data: Path | None = None, truth_path: Path | None = None) -> pd.DataFrame:
+    """The labelled test clips that `folder`'s files are scored against, without reading audio: the data root's
+    table when `data` is given; else the ground truth `truth_path` (renaming list or evaluator folders, for
+    evaluation clips); else the clip names in the files themselves (development names carry their labels)."""
+    from dcase import ground_truth
+    from dcase.reader import load_clips
+    if data is not None:
+        return load_clips(data, task, ground_truth_path=truth_path, check_audio=False)[1]
+    if truth_path is not None:
+        truth = ground_truth.read(truth_path, task)
+        return pd.DataFrame([dict(machine_type=t, file=f, section=c.section, domain=c.domain, label=c.label, split="eval")
+                             for (t, f), c in truth.items()])
+    pattern, rows = task.submission_pattern(), []
+    for path in sorted(Path(folder).glob("anomaly_score_*.csv")):
+        match = pattern.match(path.name)
+        for name in read_rows(path)[0] if match else []:
+            clip = names.parse(name)
+            if clip is None or clip.label not in (0, 1):
+                raise DataError(f"{path}: {name} does not carry its label in its name; pass --ground-truth (the "
+                                f"{task.ground_truth_list} list or the evaluator's ground-truth folder) or --data")
+            rows.append(dict(machine_type=match.group(1), file=name, section=clip.section, domain=clip.domain,
+                             label=clip.label, split="dev"))
+    return pd.DataFrame(rows, columns=["machine_type", "file", "section", "domain", "label", "split"])
 
 
 def read(task: TaskYear, folder: str | Path, table: pd.DataFrame) -> pd.DataFrame:

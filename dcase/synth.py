@@ -1,23 +1,17 @@
-"""A generated stand-in for DCASE 2020 Task 2, written in the real layout, names and WAV format.
+"""The sound recipes of the generated stand-ins (`dcase.generate` writes the data sets): the six DCASE 2020
+machine types, calibrated against real 2020 release clips.
 
-Each machine type is a small physical sound model; a machine ID is one draw of its parameters, and each
-clip adds operating jitter and factory background noise. Anomalies follow the faults recorded in
+Each machine type is a small physical sound model; a machine (a 2020 ID, a later section) is one draw of its
+parameters, and each clip adds operating jitter and factory background noise. Anomalies follow the faults recorded in
 ToyADMOS and MIMII, each scaled by a severity drawn per clip so that some are barely audible.
 """
 from __future__ import annotations
 
 import json
-import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
-from tqdm import tqdm
 
-from core.atomic import atomic_folder
-from core.locking import exclusive
-from core.ranks import is_main
 from dcase.audio import SAMPLE_RATE
 from dcase.tasks.y2020 import DCASE2020
 
@@ -25,25 +19,7 @@ SR = SAMPLE_RATE
 RECIPE_TASK = DCASE2020.name  # the recipes are the 2020 machine types, calibrated on its release clips
 DEV_IDS, EVAL_IDS = DCASE2020.dev_types, DCASE2020.eval_types
 MACHINE_TYPES = tuple(DEV_IDS)
-GROUND_TRUTH_FILE = "eval_data_list.csv"  # the name this generator has always written; the reader takes it and eval_data_list_2020.csv
-GENERATOR_VERSION = 2  # bump when the same seed writes other audio; the default data folder's name carries it
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
-
-
-@dataclass(frozen=True)
-class Preset:
-    seconds: float
-    train_per_id: int
-    test_normal_per_id: int
-    test_anomaly_per_id: int
-
-
-PRESETS = {
-    "tiny": Preset(seconds=1.0, train_per_id=12, test_normal_per_id=6, test_anomaly_per_id=6),
-    "small": Preset(seconds=2.0, train_per_id=60, test_normal_per_id=24, test_anomaly_per_id=24),
-    # the real set: ~1,000 training clips per ID, ~100 normal and ~150-350 anomalous test clips, 10 s each
-    "full": Preset(seconds=10.0, train_per_id=1000, test_normal_per_id=100, test_anomaly_per_id=200),
-}
 
 
 # ---------------------------------------------------------------- signal helpers
@@ -310,73 +286,3 @@ def render_clip(machine_type: str, params: dict, seed: tuple, seconds: float, an
 def machine_params(seed: int, machine_type: str, machine_id: str) -> dict:
     rng = np.random.default_rng(np.random.SeedSequence([seed, MACHINE_TYPES.index(machine_type), int(machine_id)]))
     return MACHINES[machine_type].params(rng)
-
-
-def _plan(preset: Preset, seed: int):
-    """Every clip to write: (relative path, machine type, ID, anomalous, clip seed), plus ground-truth rows."""
-    clips, truth = [], {}
-    for ti, machine_type in enumerate(MACHINE_TYPES):
-        truth[machine_type] = []
-        for source, ids in (("dev_data", DEV_IDS[machine_type]), ("eval_data", EVAL_IDS[machine_type])):
-            for machine_id in ids:
-                base = [seed, ti, int(machine_id)]
-                for i in range(preset.train_per_id):
-                    clips.append((f"{source}/{machine_type}/train/normal_id_{machine_id}_{i:08d}.wav", machine_type, machine_id, False, base + [0, i]))
-                test = [(False, i) for i in range(preset.test_normal_per_id)] + [(True, i) for i in range(preset.test_anomaly_per_id)]
-                if source == "eval_data":  # evaluation names hide the label: shuffle, then number
-                    order = np.random.default_rng(base).permutation(len(test))
-                    test = [test[j] for j in order]
-                for k, (anomalous, i) in enumerate(test):
-                    original = f"{'anomaly' if anomalous else 'normal'}_id_{machine_id}_{i:08d}.wav"
-                    name = original if source == "dev_data" else f"id_{machine_id}_{k:08d}.wav"
-                    if source == "eval_data":
-                        truth[machine_type].append(f"{name},{original},{int(anomalous)}")
-                    clips.append((f"{source}/{machine_type}/test/{name}", machine_type, machine_id, anomalous, base + [1 + anomalous, i]))
-    return clips, truth
-
-
-def _write(job):
-    rel, machine_type, machine_id, anomalous, seed, out, seconds, data_seed = job
-    audio = render_clip(machine_type, machine_params(data_seed, machine_type, machine_id), seed, seconds, anomalous)
-    path = out / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), audio, SR, subtype="PCM_16")
-
-
-def write_all(write, jobs: list, desc: str, workers: int | None = None) -> None:
-    """Run `write` on every job, on `workers` processes (default: the CPUs, at most 8), with a progress bar."""
-    workers = workers or min(os.cpu_count() or 1, 8)
-    if workers > 1:
-        from concurrent.futures import ProcessPoolExecutor
-        with ProcessPoolExecutor(workers) as pool:
-            list(tqdm(pool.map(write, jobs, chunksize=32), total=len(jobs), desc=desc, unit="clip"))
-    else:
-        for job in tqdm(jobs, desc=desc, unit="clip"):
-            write(job)
-
-
-def generate(out: str | Path, preset: str = "small", seed: int = 0, workers: int | None = None) -> Path:
-    """Write the generated data set to `out` (atomically: a temp folder renamed at the end)."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
-    out = Path(out)
-    if out.exists():
-        raise FileExistsError(f"{out}: already exists; remove it or choose another --out")
-    spec = PRESETS[preset]
-    clips, truth = _plan(spec, seed)
-    with atomic_folder(out) as tmp:
-        write_all(_write, [(*c, tmp, spec.seconds, seed) for c in clips], f"generate {preset}", workers)
-        lines = [line for machine_type, rows in truth.items() for line in [machine_type, *rows]]
-        (tmp / GROUND_TRUTH_FILE).write_text("\n".join(lines) + "\n")
-        (tmp / "GENERATED.txt").write_text(f"asd-bench generated data set: preset={preset} seed={seed} clips={len(clips)}\n")
-    return out
-
-
-def default_data_dir(preset: str = "small", seed: int = 0, cache_root: str | Path | None = None) -> Path:
-    """The generated data set for `preset`, made once under the cache folder and reused afterwards."""
-    root = Path(cache_root or os.environ.get("ASD_BENCH_CACHE", ".cache"))
-    path = root / "data" / f"synthetic-{preset}-seed{seed}-v{GENERATOR_VERSION}"
-    with exclusive(path.with_name(path.name + ".lock")):
-        if not path.is_dir() and is_main():
-            generate(path, preset, seed)
-    return path

@@ -102,14 +102,16 @@ def compare_to_leader(result: Headline, figure: str = "hmean_auc") -> tuple[str,
 
 def official_score_resamples(clips: pd.DataFrame, scoring, resamples: int = RESAMPLES, seed: int = 0,
                              max_fpr: float = 0.1) -> np.ndarray:
-    """The official score (by the year's `dcase.scoring` kind, 2021 on) of each of `resamples` stratified
+    """The official score (by the year's `dcase.scoring` kind) of each of `resamples` stratified
     bootstrap resamples of one method's scored clips (columns machine_type, section, domain, label, score):
     clips are drawn with replacement within every (type, section, domain, label) stratum."""
     clips = clips.sort_values(["machine_type", "section", "domain", "file"]).reset_index(drop=True)
     draws = stratified_indices(clips[["machine_type", "section", "domain", "label"]], resamples, seed)
     labels, values, domains = clips.label.to_numpy(), clips.score.to_numpy(np.float64), clips.domain.to_numpy()
-    parts = []
-    for rows in clips.groupby(["machine_type", "section"], sort=True).indices.values():
+    parts, types = [], []
+    for (machine_type, _), rows in clips.groupby(["machine_type", "section"], sort=True).indices.items():
         drawn = draws[:, rows]
-        parts += scoring.resampled_parts(labels[drawn], values[drawn], domains[rows], labels[rows], max_fpr)
-    return scoring.official_resampled(parts)
+        mine = scoring.resampled_parts(labels[drawn], values[drawn], domains[rows], labels[rows], max_fpr)
+        parts += mine
+        types += [machine_type] * len(mine)
+    return scoring.official_resampled(parts, types)

@@ -1,7 +1,7 @@
 import pytest
 
+from dcase.generate import generate
 from dcase.reader import load_clips
-from dcase.synth import generate
 from embeddings.config import preset
 from embeddings.pipeline import build
 
@@ -11,7 +11,7 @@ CONFIG = preset("tiny", epochs=8, first_cycle=7)  # the model the training and f
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory):
     """The generated `tiny` data set, written once per test session."""
-    return generate(tmp_path_factory.mktemp("data") / "tiny", "tiny", seed=0, workers=2)
+    return generate(tmp_path_factory.mktemp("data") / "tiny", "dcase2020", "tiny", seed=0, workers=2)
 
 
 @pytest.fixture(scope="session")

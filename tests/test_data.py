@@ -1,11 +1,12 @@
 import numpy as np
 import soundfile as sf
 
+from dcase.generate import PRESETS, generate
 from dcase.ground_truth import read_list
 from dcase.metrics import summarize
 from dcase.reader import clip_counts, load_clips
 from dcase.scoring import PER_MACHINE_ID
-from dcase.synth import DEV_IDS, EVAL_IDS, PRESETS, generate
+from dcase.synth import DEV_IDS, EVAL_IDS
 
 
 def test_generated_layout_counts_and_format(tiny_data):
@@ -14,15 +15,15 @@ def test_generated_layout_counts_and_format(tiny_data):
     n_dev = sum(map(len, DEV_IDS.values()))
     n_eval = sum(map(len, EVAL_IDS.values()))
     assert n_dev + n_eval == 41
-    assert (table.split == "train").sum() == 41 * spec.train_per_id
-    assert ((table.split == "dev") & (table.label == 1)).sum() == n_dev * spec.test_anomaly_per_id
-    assert ((table.split == "eval") & (table.label == 0)).sum() == n_eval * spec.test_normal_per_id
+    assert (table.split == "train").sum() == 41 * spec.per_id[0]
+    assert ((table.split == "dev") & (table.label == 1)).sum() == n_dev * spec.per_id[2]
+    assert ((table.split == "eval") & (table.label == 0)).sum() == n_eval * spec.per_id[1]
     assert (table.label >= 0).all(), "ground truth must label every evaluation clip"
     assert table.class_index.nunique() == 41
     info = sf.info(table.path[0])
     assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16")
     assert info.frames == int(spec.seconds * 16000)
-    assert clip_counts(table).loc[("all", ""), "train"] == 41 * spec.train_per_id
+    assert clip_counts(table).loc[("all", ""), "train"] == 41 * spec.per_id[0]
 
 
 def test_eval_names_hide_labels_and_ground_truth_restores_them(tiny_data):
@@ -36,11 +37,11 @@ def test_eval_names_hide_labels_and_ground_truth_restores_them(tiny_data):
 
 def test_generation_is_deterministic(tiny_data, tmp_path):
     spec = PRESETS["tiny"]
-    PRESETS["micro"] = type(spec)(seconds=0.5, train_per_id=1, test_normal_per_id=1, test_anomaly_per_id=1)
+    PRESETS["micro"] = type(spec)(seconds=0.5, source_train=1, target_train=1, test_per_cell=1, per_id=(1, 1, 1))
     try:
-        a = generate(tmp_path / "a", "micro", seed=0, workers=1)
-        b = generate(tmp_path / "b", "micro", seed=0, workers=1)
-        c = generate(tmp_path / "c", "micro", seed=1, workers=1)
+        a = generate(tmp_path / "a", "dcase2020", "micro", seed=0, workers=1)
+        b = generate(tmp_path / "b", "dcase2020", "micro", seed=0, workers=1)
+        c = generate(tmp_path / "c", "dcase2020", "micro", seed=1, workers=1)
     finally:
         del PRESETS["micro"]
     rel = "dev_data/pump/test/anomaly_id_00_00000000.wav"

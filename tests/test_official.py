@@ -106,7 +106,7 @@ def test_submission_file_names_per_year():
             "anomaly_score_ToyCar_section_00_test.csv"
 
 
-@pytest.mark.parametrize("score", [PER_DOMAIN, DOMAIN_GENERALISATION])
+@pytest.mark.parametrize("score", [PER_MACHINE_ID, PER_DOMAIN, DOMAIN_GENERALISATION])
 def test_bootstrap_of_the_official_score_equals_rescoring_each_resample(score):
     from leaderboard.intervals import official_score_resamples, stratified_indices
     rng = np.random.default_rng(7)

@@ -1,0 +1,89 @@
+"""`bench data ...`: generate, check, import, calibrate and compare data sets, and the model-free baseline."""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from tabulate import tabulate
+
+from core.errors import UsageError
+
+
+def cmd_data_generate(args) -> None:
+    from dcase.generate import generate
+    start = time.perf_counter()
+    out = generate(args.out, args.task, args.preset, args.seed, workers=args.workers)
+    size = sum(p.stat().st_size for p in Path(out).rglob("*.wav"))
+    print(f"wrote {out} ({size / 2**20:.1f} MiB) in {time.perf_counter() - start:.1f} s")
+
+
+def cmd_data_check(args) -> None:
+    import warnings
+
+    from dcase.reader import clip_counts, load_clips
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        task, table = load_clips(args.dir, args.task, ground_truth_path=args.ground_truth, skip_bad=True,
+                                 aux_label=args.aux_label, supplemental=True if args.supplemental else None,
+                                 channel=args.channel)
+    channel = table.channel.iloc[0] if len(table) else ""
+    print(f"{task.name}: {len(table)} clips" + (f", channel {channel}" if channel else ""))
+    print(tabulate(clip_counts(table).reset_index(), headers="keys", tablefmt="github", showindex=False, disable_numparse=True))
+    print(f"{table.class_index.max() + 1} classes ({task.classifier_target(args.aux_label)}) in training data")
+    first_shot = sorted(set(table.machine_type[table.first_shot]))
+    if first_shot:
+        print(f"first-shot machine types (evaluation only): {', '.join(first_shot)}")
+    for w in caught:
+        print(f"problem: {w.message}")
+    if caught:
+        raise SystemExit(1)
+
+
+def cmd_data_baseline(args) -> None:
+    from datatools.baseline import spectrum_distance_baseline
+    from dcase.reader import load_clips
+    from embeddings.features import load_features
+    task, table = load_clips(args.dir, args.task, skip_bad=args.skip_bad)
+    for split, sections in spectrum_distance_baseline(load_features(table, args.cache), task.scoring).items():
+        print(f"{task.name} {split}: mean log-mel spectrum distance to the section's training mean (in %)")
+        per_type = task.scoring.per_type(sections)
+        print(tabulate([[t, *(100 * v for v in f.values())] for t, f in per_type.items()],
+                       headers=["type", *next(iter(per_type.values()))], floatfmt=".2f", tablefmt="github"))
+        print(", ".join(f"{k} {100 * v:.2f}" for k, v in task.scoring.official_score(sections).items() if v == v))
+
+
+def cmd_data_import(args) -> None:
+    from dcase.importer import import_release_clips
+    out, skipped = import_release_clips(args.src, args.out)
+    for line in skipped:
+        print(f"skipped {line}")
+    print(f"wrote {out}: {sum(1 for _ in out.rglob('*.wav'))} clips")
+
+
+def cmd_data_calibrate(args) -> None:
+    from datatools import calibrate
+    from dcase import synth
+    from dcase.reader import load_clips
+    fitted = calibrate.fit(load_clips(args.real, synth.RECIPE_TASK, skip_bad=args.skip_bad, check_audio=False)[1],
+                           rounds=args.rounds, progress=lambda m: print(m, file=sys.stderr))
+    out = args.out or synth.CALIBRATION_FILE
+    calibrate.write(fitted, out)
+    print(f"wrote {out}; regenerate data sets to use it (the default one is made anew when GENERATOR_VERSION changes)")
+
+
+def cmd_data_compare(args) -> None:
+    from datatools.datastats import compare, type_stats
+    from dcase.reader import load_clips
+    tables = [type_stats(load_clips(root, skip_bad=args.skip_bad, check_audio=False)[1], args.max_clips)
+              for root in (args.a, args.b)]
+    table = compare(*tables)
+    if table.empty:
+        raise UsageError(f"{args.a} and {args.b} share no machine type with normal clips; nothing to compare")
+    print(f"A = {args.a}\nB = {args.b}\nlog-mel 1024/512/128 in dB; normal clips unless named; "
+          "anomaly dist = RMS over bands of (mean anomaly - mean normal spectrum); by chance = the same between random "
+          "relabellings of the pooled clips; B drawn as A = B's distance with only as many clips as A has, averaged over draws")
+    print(tabulate(table, headers="keys", floatfmt=".2f", tablefmt="github", showindex=False))
+    if args.json:
+        from core.atomic import write_text
+        write_text(args.json, table.to_json(orient="records", indent=1))
