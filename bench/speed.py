@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from bench.speed_report import describe, render
-from bench.throughput import autoencoder_throughput, embedder_throughput, feature_throughput, training_throughput
+from bench.throughput import autoencoder_throughput, embedder_throughput, feature_throughput, rank_timing, training_throughput
 from core.atomic import write_text
 from methods import Bundle, get_scorer
 from methods.registry import label
@@ -243,7 +243,9 @@ def run_speed(quick=False, dims=None, devices=None, repeats=3, json_path=None, o
         throughput += training_throughput(device, model="iresnet_small" if quick else "iresnet50", steps=2 if quick else 4)
         throughput += embedder_throughput(device, quick=quick)
         throughput += autoencoder_throughput(device, quick=quick)
-    text = render(rows, throughput, dict(argv=argv, source=source, repeats=repeats), domain_rows)
+    progress("  bench rank ...")
+    ranking = rank_timing(n_systems=4 if quick else 30, resamples=100 if quick else 1000)
+    text = render(rows, throughput, dict(argv=argv, source=source, repeats=repeats), domain_rows, ranking)
     if out:
         write_text(out, text)
     if json_path:

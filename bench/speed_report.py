@@ -20,7 +20,7 @@ def machine() -> str:
     return f"{cpu} with {os.cpu_count()} cores, {torch.get_num_threads()} torch threads{gpu}"
 
 
-def render(rows, throughput, config: dict, domain_rows=()) -> str:
+def render(rows, throughput, config: dict, domain_rows=(), ranking=None) -> str:
     def fmt(v, spec):
         return "-" if v is None else format(v, spec)
 
@@ -58,6 +58,14 @@ def render(rows, throughput, config: dict, domain_rows=()) -> str:
               "| stage | device | clips/s | TFLOP/s | of bf16 peak | of fp32 matmul |", "|---|---|---|---|---|---|"]
     lines += [f"| {t['stage']} | {t['device']} | {t['clips_per_s']:.1f} | {fmt(t.get('tflops'), '.2f')} | "
               f"{fmt(t.get('bf16_peak_fraction'), '.1%')} | {fmt(t.get('matmul_fraction'), '.1%')} |" for t in throughput]
+    if ranking:
+        lines += ["", "## bench rank", "",
+                  "| systems | clips | resamples | seconds | target |", "|---|---|---|---|---|",
+                  f"| {ranking['systems']} | {ranking['clips']:,} | {ranking['resamples']:,} | {ranking['seconds']:.1f} | "
+                  "30 systems x the 2024 evaluation set x 1,000 resamples under 30 s on 2 cores |",
+                  "", "Official scores from the submission files (read and checked as `bench evaluate` does), the "
+                  "evaluators' jackknife, the stratified bootstrap of every official score with paired differences "
+                  "to the leader, and the Friedman test."]
     return "\n".join(lines) + "\n"
 
 

@@ -5,6 +5,7 @@ import contextlib
 import os
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -218,3 +219,38 @@ def _crops(logmel: torch.Tensor, crop: int = 64) -> torch.Tensor:
     """Half-overlapping crops of every clip, stacked: what `infer` feeds the classifier."""
     from embeddings.classifier import windows
     return torch.cat([logmel[:, :, s:s + crop] for s in windows(logmel.shape[-1], crop)])
+
+
+def rank_timing(n_systems: int = 30, resamples: int = 1000, per_cell: int = 50) -> dict:
+    """`bench rank` on a DCASE 2024-sized evaluation set (9 machine types x 2 domains x 2 labels x `per_cell`
+    clips), `n_systems` systems of noisy scores with decision files, ground truth in the evaluators' folders."""
+    import csv
+    import tempfile
+
+    import pandas as pd
+
+    from dcase import submission
+    from dcase.tasks import get_task
+    from leaderboard.ranking import rank
+    task = get_task("dcase2024")
+    types = sorted(task.eval_types)
+    cells = [(t, d, y) for t in types for d in ("source", "target") for y in (0, 1)]
+    table = pd.DataFrame([dict(machine_type=t, section="00", domain=d, label=y, split="eval",
+                               file=f"section_00_{1 + i * per_cell + j:04d}.wav")
+                          for t in types for i, (_, d, y) in enumerate(c for c in cells if c[0] == t) for j in range(per_cell)])
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for folder, column in (("ground_truth_data", "label"), ("ground_truth_domain", "target")):
+            (tmp / folder).mkdir()
+            for t, rows in table.assign(target=(table.domain == "target").astype(int)).groupby("machine_type"):
+                with open(tmp / folder / f"ground_truth_{t}_section_00_test.csv", "w", newline="") as f:
+                    csv.writer(f).writerows(zip(rows.file, rows[column]))
+        for i in range(n_systems):
+            scores = table.label.to_numpy() * rng.uniform(0.2, 2) + rng.normal(size=len(table))
+            submission.write(task, tmp / "teams" / f"system{i:02d}", table, scores, (scores > 1).astype(int))
+        start = time.perf_counter()
+        ranked = rank(task, [tmp / "teams"], truth=tmp, resamples=resamples, progress=lambda m: None)
+        seconds = time.perf_counter() - start
+    return {"systems": n_systems, "scored": sum(not s.reason for s in ranked), "clips": len(table),
+            "resamples": resamples, "seconds": seconds}

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from dcase import metrics
-from dcase.roc import roc_areas
+from dcase.roc import areas_from_counts, counts
 
 
 class Scoring:
@@ -46,10 +46,11 @@ class Scoring:
         """Per machine type, the mean over its sections of each figure the result pages show."""
         raise NotImplementedError
 
-    def resampled_parts(self, y: np.ndarray, s: np.ndarray, domains: np.ndarray, labels: np.ndarray,
+    def resampled_parts(self, ranks: np.ndarray, m: int, domains: np.ndarray, labels: np.ndarray,
                         max_fpr: float) -> list[np.ndarray]:
-        """One section's areas pooled into the official score, for each resample: `y`, `s` are (resamples, n)
-        drawn within (domain, label) strata, so `domains` and `labels` (n,) hold for every resample."""
+        """One section's areas pooled into the official score, for each resample: `ranks` (resamples, n) are the
+        drawn clips' places among the section's `m` distinct scores (`dcase.roc.descending_ranks`), drawn within
+        (domain, label) strata, so `domains` and `labels` (n,) hold for every resample."""
         raise NotImplementedError
 
     def official_resampled(self, parts: list[np.ndarray], types: list[str]) -> np.ndarray:
@@ -83,8 +84,8 @@ class PerMachineID(Scoring):
     def per_type(self, table):
         return {t: {"auc": float(g.auc.mean()), "pauc": float(g.pauc.mean())} for t, g in table.groupby("machine_type")}
 
-    def resampled_parts(self, y, s, domains, labels, max_fpr):
-        return [roc_areas(s, y)[0]]
+    def resampled_parts(self, ranks, m, domains, labels, max_fpr):
+        return areas_from_counts(counts(ranks, labels == 1, m), counts(ranks, labels == 0, m))
 
     def official_resampled(self, parts, types):
         """The harmonic mean over types of each type's mean AUC over its machine IDs."""
@@ -117,12 +118,13 @@ class PerDomain(Scoring):
         return {t: {f"{m}_{d}": float(g[g.domain == d][m].mean()) for d in ("source", "target")
                     for m in ("auc", "pauc") if (g.domain == d).any()} for t, g in table.groupby("machine_type")}
 
-    def resampled_parts(self, y, s, domains, labels, max_fpr):
+    def resampled_parts(self, ranks, m, domains, labels, max_fpr):
         parts = []
         for domain in ("source", "target"):
             mine = domains == domain
             if mine.any():
-                parts += roc_areas(s[:, mine], y[:, mine], (None, max_fpr))
+                parts += areas_from_counts(counts(ranks, mine & (labels == 1), m), counts(ranks, mine & (labels == 0), m),
+                                           (None, max_fpr))
         return parts
 
 
@@ -158,14 +160,13 @@ class DomainGeneralisation(Scoring):
                     "auc_target": float(g[g.domain == "target"].auc.mean()),
                     "pauc": float(g[g.domain == "all"].pauc.mean())} for t, g in table.groupby("machine_type")}
 
-    def resampled_parts(self, y, s, domains, labels, max_fpr):
-        parts = []
-        for domain in ("source", "target"):  # normals of the domain and every anomaly: a fixed set of columns
-            chosen = (domains == domain) | (labels == 1)
-            if (chosen & (labels == 0)).any():
-                parts.append(roc_areas(s[:, chosen], y[:, chosen])[0])
-        parts.append(roc_areas(s, y, (max_fpr,))[0])
-        return parts
+    def resampled_parts(self, ranks, m, domains, labels, max_fpr):
+        anomalies, parts = counts(ranks, labels == 1, m), []
+        for domain in ("source", "target"):  # the domain's normals against every anomaly of the section
+            normals = (domains == domain) & (labels == 0)
+            if normals.any():
+                parts += areas_from_counts(anomalies, counts(ranks, normals, m))
+        return parts + areas_from_counts(anomalies, counts(ranks, labels == 0, m), (max_fpr,))
 
 
 PER_MACHINE_ID, PER_DOMAIN, DOMAIN_GENERALISATION = PerMachineID(), PerDomain(), DomainGeneralisation()

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import hmean
 
-from dcase.roc import roc_areas
+from dcase.roc import descending_ranks, roc_areas
 
 RESAMPLES = 1000
 
@@ -108,10 +108,10 @@ def official_score_resamples(clips: pd.DataFrame, scoring, resamples: int = RESA
     clips = clips.sort_values(["machine_type", "section", "domain", "file"]).reset_index(drop=True)
     draws = stratified_indices(clips[["machine_type", "section", "domain", "label"]], resamples, seed)
     labels, values, domains = clips.label.to_numpy(), clips.score.to_numpy(np.float64), clips.domain.to_numpy()
-    parts, types = [], []
+    parts, types, ranks = [], [], np.empty(len(clips), dtype=np.int64)
     for (machine_type, _), rows in clips.groupby(["machine_type", "section"], sort=True).indices.items():
-        drawn = draws[:, rows]
-        mine = scoring.resampled_parts(labels[drawn], values[drawn], domains[rows], labels[rows], max_fpr)
+        ranks[rows], m = descending_ranks(values[rows])
+        mine = scoring.resampled_parts(ranks[draws[:, rows]], m, domains[rows], labels[rows], max_fpr)
         parts += mine
         types += [machine_type] * len(mine)
     return scoring.official_resampled(parts, types)

@@ -157,3 +157,17 @@ def test_the_official_baseline_row_is_marked_and_every_method_shows_its_differen
     assert "| mse @ ae2020 " in text and "(official baseline)" in text and "hmean AUC vs baseline" in text
     knn_row = next(line for line in text.splitlines() if line.startswith("| knn @ arcface"))
     assert "+20.00" in knn_row  # 90.00 - 70.00
+
+
+def test_areas_from_counts_equal_the_sorted_roc_areas_on_resamples_with_ties():
+    from dcase.roc import areas_from_counts, counts, descending_ranks
+    from leaderboard.intervals import stratified_indices
+    rng = np.random.default_rng(5)
+    labels = np.repeat([0, 1], [70, 30])
+    scores = np.round(rng.normal(size=100) + labels, 1)  # rounded: many ties
+    draws = stratified_indices(pd.DataFrame({"label": labels}), 40, 2)
+    ranks, m = descending_ranks(scores)
+    pos, neg = counts(ranks[draws], labels == 1, m), counts(ranks[draws], labels == 0, m)
+    for max_fpr in (None, 0.1, 0.3):
+        expected = roc_area(scores[draws], labels, max_fpr)
+        np.testing.assert_allclose(areas_from_counts(pos, neg, (max_fpr,))[0], expected, rtol=0, atol=1e-12)
