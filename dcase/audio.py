@@ -29,9 +29,11 @@ def check_wav(path: Path, channel: str = "") -> str | None:
         return f"unreadable WAV ({exc.__class__.__name__}: {str(exc).strip()[:80]})"
     if info.format not in ("WAV", "WAVEX"):  # WAVEX: the WAVE_FORMAT_EXTENSIBLE header sox and ffmpeg write
         return f"a {info.format} file, not a RIFF WAV (convert it: `sox in out.wav`)"
-    if info.channels > 2 or (info.channels == 2 and not channel):
-        return (f"{info.channels} channels; pass {CHANNEL_OPTION} to read a two-microphone clip, or take one channel "
-                "(MIMII's 8-channel array: channel 1): `sox in.wav out.wav remix 1`")
+    if info.channels > 2:
+        return (f"{info.channels} channels, expected mono; the DCASE release kept one microphone of each recording "
+                "(MIMII's 8-channel array: channel 1), so take one: `sox in.wav out.wav remix 1`")
+    if info.channels == 2 and not channel:
+        return f"2 channels; pass {CHANNEL_OPTION} to read a two-microphone clip"
     if info.samplerate != SAMPLE_RATE:
         return f"sample rate {info.samplerate} Hz, expected {SAMPLE_RATE} Hz (resample it, e.g. `sox in.wav -r 16000 out.wav`)"
     if info.subtype != "PCM_16":

@@ -5,12 +5,19 @@
    (2020 gives the label as a third cell).
 2. The evaluators' folders: `ground_truth_data/ground_truth_<type>_section_<SS>[_<domain>]_test.csv`
    (`file,0|1`), `ground_truth_domain/...` (`file,0` source, `1` target) and `ground_truth_attributes/...`
-   (anonymised name and original name), beside each other in one folder.
+   (anonymised name, original name and, where the original conceals its attributes, the revealed name last;
+   2022: `ground_truth_attributes/<type>/attributes_<SS>.csv` with the full name in its last column), beside
+   each other in one folder.
+
+Where both are found, the evaluator's wins (the official 2022 list mismatches ToyCar and ToyTrain indices) and
+one warning counts the clips on which they disagree.
 """
 from __future__ import annotations
 
 import csv
 import re
+import warnings
+from dataclasses import replace
 from pathlib import Path
 
 from core.errors import DataError
@@ -31,7 +38,7 @@ def read_list(path: Path) -> dict[tuple[str, str], ClipName]:
         if len(cells) == 1:
             machine_type = cells[0]
             continue
-        original = names.parse(cells[1]) or names.parse(cells[0])
+        original = names.parse(_wav(cells[1])) or names.parse(cells[0])
         label = cells[2] if len(cells) > 2 else str(original.label if original else "")
         if machine_type is None or original is None or label not in ("0", "1"):
             raise DataError(f"{path}:{n}: expected a machine-type line or `anonymised.wav,original.wav[,0|1]` with a "
@@ -39,13 +46,29 @@ def read_list(path: Path) -> dict[tuple[str, str], ClipName]:
         if (machine_type, cells[0]) in truth:
             raise DataError(f"{path}:{n}: {machine_type} {cells[0]} is listed twice; keep one row per clip")
         truth[(machine_type, cells[0])] = ClipName(original.scheme, original.section, original.domain, "test", int(label),
-                                                   original.number, original.attributes)
+                                                   original.number, original.attributes, _wav(cells[1]))
     return truth
 
 
 def _rows(path: Path) -> list[list[str]]:
     with open(path, newline="") as f:
         return [[c.strip() for c in row] for row in csv.reader(f) if row]
+
+
+def _wav(name: str) -> str:
+    return name if name.endswith(".wav") else name + ".wav"
+
+
+def _originals(folder: Path, machine_type: str, section: str, data_file: Path) -> dict[str, str]:
+    """Anonymised name -> original name, from either attribute layout (the revealed name where there are two)."""
+    out = {}
+    flat = folder / "ground_truth_attributes" / data_file.name
+    if flat.is_file():  # anonymised, original[, revealed]
+        out.update({r[0]: _wav(r[-1]) for r in _rows(flat) if len(r) > 1})
+    nested = folder / "ground_truth_attributes" / machine_type / f"attributes_{section}.csv"
+    if nested.is_file():  # 2022: `<type>/test/<anonymised>`, attribute columns, the full name last
+        out.update({Path(r[0]).name: Path(r[-1]).name for r in _rows(nested)[1:] if len(r) > 1})
+    return out
 
 
 def read_folders(folder: Path) -> dict[tuple[str, str], ClipName]:
@@ -62,19 +85,29 @@ def read_folders(folder: Path) -> dict[tuple[str, str], ClipName]:
         domain_file = folder / "ground_truth_domain" / path.name
         if domain_file.is_file():
             domains = {r[0]: ("source", "target")[int(r[1])] for r in _rows(domain_file)}
-        attributes = {}
-        attribute_file = folder / "ground_truth_attributes" / path.name
-        if attribute_file.is_file():  # anonymised name, original name (with or without .wav)
-            for r in _rows(attribute_file):
-                original = names.parse(r[1] if r[1].endswith(".wav") else r[1] + ".wav")
-                attributes[r[0]] = original.attributes if original else ""
+        originals = _originals(folder, machine_type, section, path)
         for n, row in enumerate(_rows(path), 1):
             if len(row) < 2 or row[1] not in ("0", "1"):
                 raise DataError(f"{path}:{n}: expected `file name,0|1`, got {','.join(row)!r}")
-            domain = named_domain or domains.get(row[0], "unknown")
+            original = originals.get(row[0], "")
+            parsed = names.parse(original) if original else None
+            domain = named_domain or domains.get(row[0]) or (parsed.domain if parsed else "unknown")
             truth[(machine_type, row[0])] = ClipName("section", section, domain, "test", int(row[1]), "",
-                                                     attributes.get(row[0], ""))
+                                                     parsed.attributes if parsed else "", original)
     return truth
+
+
+def merge(listed: dict, evaluated: dict, list_path: Path, folder: Path) -> dict:
+    """The evaluator's ground truth over the renaming list's, with one warning counting their disagreements."""
+    differ = [k for k, v in evaluated.items() if k in listed and (listed[k].label, listed[k].domain) != (v.label, v.domain)]
+    if differ:
+        warnings.warn(f"{list_path} and the evaluator's {folder} disagree on the label or domain of {len(differ)} "
+                      f"clips (e.g. {differ[0][0]} {differ[0][1]}); the evaluator's are used", stacklevel=3)
+    def kept(key, clip):
+        other = listed.get(key)
+        return clip if other is None else replace(clip, attributes=clip.attributes or other.attributes,
+                                                  original=clip.original or other.original)
+    return {**listed, **{k: kept(k, v) for k, v in evaluated.items()}}
 
 
 def read(given: Path, task) -> dict[tuple[str, str], ClipName]:
@@ -89,13 +122,17 @@ def read(given: Path, task) -> dict[tuple[str, str], ClipName]:
 
 
 def find(root: Path, task, given: Path | None) -> tuple[dict | None, Path | None]:
-    """The ground truth for `root`: from `given` (a list file or an evaluator folder), else a list or
-    `ground_truth_data/` found in `root`; (None, None) when there is none (development data alone)."""
+    """The ground truth for `root`: from `given` (a list file or an evaluator folder), else the renaming list and
+    the evaluator's folder (`ground_truth_data/` in `root` or in `root/evaluator/`) found in `root`, merged;
+    (None, None) when there is none (development data alone)."""
     if given is not None:
         return read(given, task), Path(given)
-    for name in (task.ground_truth_list, "eval_data_list.csv"):
-        if (root / name).is_file():
-            return read_list(root / name), root / name
-    if (root / "ground_truth_data").is_dir():
-        return read_folders(root), root
+    listed = next((root / n for n in (task.ground_truth_list, "eval_data_list.csv") if (root / n).is_file()), None)
+    folder = next((f for f in (root / "evaluator", root) if (f / "ground_truth_data").is_dir()), None)
+    if listed and folder:
+        return merge(read_list(listed), read_folders(folder), listed, folder), folder
+    if listed:
+        return read_list(listed), listed
+    if folder:
+        return read_folders(folder), folder
     return None, None

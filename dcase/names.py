@@ -15,7 +15,8 @@ CONCEALED = ("noAttribute", "")  # what a name carries when the attributes are w
 
 _2020_LABELLED = re.compile(r"^(normal|anomaly)_id_(\d{2})_(\d+)\.wav$")
 _2020_EVAL = re.compile(r"^id_(\d{2})_(\d+)\.wav$")
-_LABELLED = re.compile(r"^section_(\d{2})_(source|target)_(train|test)_(normal|anomaly)_(\d+)(?:_(.*))?\.wav$")
+# the stage is missing from the 2024 RoboticArm original names (`section_00_source_normal_0035_weight15_BckgF`)
+_LABELLED = re.compile(r"^section_(\d{2})_(source|target)_(?:(train|test)_)?(normal|anomaly)_(\d+)(?:_(.*))?\.wav$")
 _EVAL_2021 = re.compile(r"^section_(\d{2})_(source|target)_test_(\d+)\.wav$")
 _EVAL = re.compile(r"^section_(\d{2})_(\d+)\.wav$")
 _SUPPLEMENTAL = re.compile(r"^section_(\d{2})_([a-z]+)_(\d+)(?:_(.*))?\.wav$")
@@ -31,6 +32,7 @@ class ClipName:
     label: int           # 0 normal, 1 anomaly, -1 hidden
     number: str
     attributes: str      # `key_value_...`; "" when the name carries none or they are concealed
+    original: str = ""   # ground truth only: the clip's original name, as the organisers published it
 
 
 def parse(name: str) -> ClipName | None:
@@ -41,7 +43,7 @@ def parse(name: str) -> ClipName | None:
         return ClipName("2020", m[1], "source", "test", -1, m[2], "")
     if m := _LABELLED.match(name):
         attributes = m[6] or ""
-        return ClipName("section", m[1], m[2], m[3], int(m[4] == "anomaly"), m[5],
+        return ClipName("section", m[1], m[2], m[3] or "test", int(m[4] == "anomaly"), m[5],
                         "" if attributes in CONCEALED else attributes)
     if m := _EVAL_2021.match(name):
         return ClipName("section", m[1], m[2], "test", -1, m[3], "")

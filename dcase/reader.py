@@ -19,7 +19,8 @@ from dcase.audio import Problem, check_wav, find_duplicates
 from dcase.tasks import TaskYear, available, get_task
 
 UNKNOWN = -1  # label of an evaluation clip when no ground truth is present
-COLUMNS = ["path", "file", "machine_type", "section", "domain", "split", "label", "attributes", "first_shot", "source"]
+COLUMNS = ["path", "file", "machine_type", "section", "domain", "split", "label", "attributes", "first_shot", "source",
+           "original"]
 FOLDERS = ("train", "test", "source_test", "target_test", "supplemental")
 AUX_LABELS = ("section", "attribute")
 
@@ -104,7 +105,7 @@ def _rows(root: Path, task: TaskYear, files, truth: dict | None, problems: list[
                                     "rename or remove it, or pass the right --task"))
             continue
         split = {"train": "train", "supplemental": "supplemental"}.get(folder, source)
-        label, domain, attributes = clip.label, clip.domain, clip.attributes
+        label, domain, attributes, original = clip.label, clip.domain, clip.attributes, ""
         if split == "train" and label != 0:
             problems.append(Problem(path, "an anomaly in train/; training clips are all normal, move it to the test folder"))
             continue
@@ -114,7 +115,7 @@ def _rows(root: Path, task: TaskYear, files, truth: dict | None, problems: list[
                 problems.append(Problem(path, f"no row in the ground truth {truth_path}; add its line, or remove the clip"))
                 continue
             if known is not None:
-                label, attributes = known.label, known.attributes
+                label, attributes, original = known.label, known.attributes, known.original
                 domain = known.domain if known.domain != "unknown" else domain
         if not attributes and split in ("train", "dev"):
             type_dir = path.parent.parent
@@ -123,7 +124,7 @@ def _rows(root: Path, task: TaskYear, files, truth: dict | None, problems: list[
             attributes = attribute_cache[type_dir].get(path.name, attributes)
         rows.append(dict(path=str(path), file=path.name, machine_type=machine_type, section=clip.section,
                          domain=domain, split=split, label=label, attributes=attributes,
-                         first_shot=machine_type not in dev_types, source=source))
+                         first_shot=machine_type not in dev_types, source=source, original=original))
     return rows
 
 

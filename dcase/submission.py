@@ -59,8 +59,8 @@ def clip_table(task: TaskYear, folder: str | Path, data: Path | None = None, tru
         return load_clips(data, task, ground_truth_path=truth_path, check_audio=False)[1]
     if truth_path is not None:
         truth = ground_truth.read(truth_path, task)
-        return pd.DataFrame([dict(machine_type=t, file=f, section=c.section, domain=c.domain, label=c.label, split="eval")
-                             for (t, f), c in truth.items()])
+        return pd.DataFrame([dict(machine_type=t, file=f, section=c.section, domain=c.domain, label=c.label, split="eval",
+                                  original=c.original) for (t, f), c in truth.items()])
     pattern, rows = task.submission_pattern(), []
     for path in sorted(Path(folder).glob("anomaly_score_*.csv")):
         match = pattern.match(path.name)
@@ -98,7 +98,12 @@ def read(task: TaskYear, folder: str | Path, table: pd.DataFrame) -> pd.DataFram
         if truth.empty:
             raise DataError(f"{path}: the data has no labelled test clips of {machine_type} section {section}; check "
                             "--data (the evaluation split needs its ground truth)")
+        renamed = {}
+        if "original" in truth:  # files may name clips by their original names, as the 2023/2024 evaluators allow
+            renamed = {o: f for o, f in zip(truth.original, truth.file) if isinstance(o, str) and o}
+            renamed.update({o[:-4]: f for o, f in renamed.copy().items()})
         names, scores = read_rows(path)
+        names = [renamed.get(n, n) for n in names]
         labels = dict(zip(truth.file, truth.label))
         unknown = [n for n in names if n not in labels]
         if unknown:
@@ -114,7 +119,8 @@ def read(task: TaskYear, folder: str | Path, table: pd.DataFrame) -> pd.DataFram
             raise DataError(f"{path}: the score of {names[int(np.argmax(~np.isfinite(scores)))]} is NaN or inf")
         decision_path = path.with_name(path.name.replace("anomaly_score_", "decision_result_", 1))
         if decision_path.is_file():
-            decided = dict(zip(*read_rows(decision_path)))
+            decided_names, decided_values = read_rows(decision_path)
+            decided = dict(zip([renamed.get(n, n) for n in decided_names], decided_values))
             if set(decided) != set(names) or not set(np.unique(list(decided.values()))) <= {0, 1}:
                 raise DataError(f"{decision_path}: must give 0 or 1 for exactly the clips of {path.name}")
             decisions = np.array([decided[n] for n in names], dtype=float)

@@ -10,6 +10,8 @@ from typing import ClassVar
 
 from dcase.scoring import DOMAIN_GENERALISATION, Scoring
 
+# the official baseline's commit that holds every year's renaming list, eval_data_list_2020.csv ... 2025.csv
+BASELINE_RAW = "https://raw.githubusercontent.com/nttcslab/dcase2023_task2_baseline_ae/9b64dc42276a64f65b7cbf2761d3c9ec525cff94"
 SEVEN_2022 = ("ToyCar", "ToyTrain", "bearing", "fan", "gearbox", "slider", "valve")
 
 
@@ -30,6 +32,12 @@ class TaskYear:
     supplemental: ClassVar[bool] = False       # a supplemental/ folder of extra clips (2025)
     concealed: ClassVar[str | None] = None     # how a name marks concealed attributes ("noAttribute", "")
     numbering_from: ClassVar[int] = 0          # first clip number in names
+    # where the data is: per part (`dev`, `train`: additional training, `test`: evaluation test), the Zenodo
+    # record and the archive name (`{type}` for the machine type); archives named otherwise, by (part, type)
+    zenodo: ClassVar[dict[str, tuple[int, str]]] = {}
+    archive_names: ClassVar[dict[tuple[str, str], str]] = {}
+    evaluator: ClassVar[str | None] = None     # the GitHub repository holding the evaluator's ground_truth_* files
+    renaming_list: ClassVar[bool] = True       # the official baseline publishes `eval_data_list_<year>.csv`
     channels: ClassVar[int] = 1                # microphones per clip file
     default_channel: ClassVar[str] = ""        # the channel read without --channel ("": a mono year)
 
@@ -82,6 +90,32 @@ class TaskYear:
     def classifier_target(self, aux_label: str | None) -> str:
         """What the ID classifier's classes are, in words."""
         return "machine type, section" + (", attributes" if (aux_label or self.aux_label) == "attribute" else "")
+
+    def archive(self, part: str, machine_type: str) -> str | None:
+        """The URL of one machine type's archive of `part` (dev, train, test); None where it is not public."""
+        if part not in self.zenodo:
+            return None
+        record, pattern = self.zenodo[part]
+        name = self.archive_names.get((part, machine_type), pattern.format(type=machine_type))
+        return f"https://zenodo.org/records/{record}/files/{name}"
+
+    def ground_truth_files(self, machine_types) -> list[tuple[str, str]]:
+        """(URL, path under the data root) of each published ground-truth file for these evaluation types: the
+        baseline's renaming list, and the evaluator's files (under `evaluator/`, which the reader prefers)."""
+        out = []
+        if self.renaming_list:
+            out.append((f"{BASELINE_RAW}/datasets/{self.ground_truth_list}", self.ground_truth_list))
+        if self.evaluator:
+            for machine_type in machine_types:
+                for section in self.eval_types.get(machine_type, ()):
+                    out += [(f"https://raw.githubusercontent.com/{self.evaluator}/HEAD/{path}", f"evaluator/{path}")
+                            for path in self.evaluator_paths(machine_type, section)]
+        return out
+
+    def evaluator_paths(self, machine_type: str, section: str) -> list[str]:
+        """The evaluator repository's ground-truth files of one evaluation section (2023, 2024 layout)."""
+        name = f"ground_truth_{machine_type}_section_{section}_test.csv"
+        return [f"{folder}/{name}" for folder in ("ground_truth_data", "ground_truth_domain", "ground_truth_attributes")]
 
     def all_types(self) -> dict[str, tuple[str, ...]]:
         out = {t: tuple(s) for t, s in self.dev_types.items()}

@@ -14,6 +14,8 @@ _EVAL = {"ToyCar": ("05", "06", "07"), "ToyConveyor": ("04", "05", "06"), "fan":
 @register
 class DCASE2020(TaskYear):
     name, year = "dcase2020", 2020
+    zenodo = {"dev": (3678171, "dev_data_{type}.zip"), "train": (3727685, "eval_data_train_{type}.zip"),
+              "test": (3841772, "eval_data_test_{type}.zip")}
     dev_types, eval_types = _DEV, _EVAL
     scheme, scoring, aux_label, first_shot = "2020", PER_MACHINE_ID, "section", False
     attribute_files, baseline = False, "ae2020"

@@ -6,6 +6,9 @@ from dcase.tasks.registry import register
 @register
 class DCASE2026(TaskYear):
     name, year = "dcase2026", 2026
+    zenodo = {"dev": (19336329, "dev_{type}.zip"), "train": (20151556, "eval_data_{type}_train.zip")}
+    archive_names = {("dev", "ToyCar"): "dev_ToyCar_r2.zip"}
+    renaming_list = False  # no evaluation test set yet
     dev_types = {t: ("00",) for t in ("ToyCar", "ToyCarEmu", "bearingEmu", "fan", "gearboxEmu", "sliderEmu", "valveEmu")}
     eval_types = {t: ("00",) for t in ("BlowerDustCollector", "Sander", "SewingMachine", "ToothBrush", "ToyDrone")}
     channels, default_channel = 2, "left"  # the official baseline reads channel 0, the near microphone
