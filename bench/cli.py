@@ -12,6 +12,7 @@ from bench.data_commands import (
     cmd_data_calibrate,
     cmd_data_check,
     cmd_data_compare,
+    cmd_data_download,
     cmd_data_generate,
     cmd_data_import,
 )
@@ -214,6 +215,16 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--workers", type=int, default=None)
     gen.set_defaults(func=cmd_data_generate)
+    down = data.add_parser("download", help="fetch a task year's public archives and ground truth into the official "
+                           "baselines' layout (resumable, checked, a rerun fetches nothing)")
+    down.add_argument("--task", required=True, help="a task year (`bench tasks`)")
+    down.add_argument("--split", default="all", choices=["dev", "eval", "all"])
+    down.add_argument("--types", default=None, help="comma-separated machine types (default: all of the split)")
+    down.add_argument("--out", required=True, type=Path, help="the data root to fill (dev_data/raw/, eval_data/raw/)")
+    down.add_argument("--mirror", default=None, metavar="URL", help="replace the scheme and host of every URL")
+    down.add_argument("--retries", type=int, default=5)
+    down.add_argument("--dry-run", action="store_true", help="list archives, sizes and target folders; fetch nothing")
+    down.set_defaults(func=cmd_data_download)
     check = data.add_parser("check", help="print what the loader finds in a data root, and the problems")
     check.add_argument("dir", type=Path)
     _task_arguments(check)

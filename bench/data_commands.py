@@ -87,3 +87,11 @@ def cmd_data_compare(args) -> None:
     if args.json:
         from core.atomic import write_text
         write_text(args.json, table.to_json(orient="records", indent=1))
+
+
+def cmd_data_download(args) -> None:
+    from dcase.download import Fetcher, download
+    from dcase.tasks import get_task
+    types = [t.strip() for t in args.types.split(",") if t.strip()] if args.types else None
+    download(get_task(args.task), args.out, args.split, types, args.mirror, args.dry_run,
+             Fetcher(retries=args.retries), progress=print)

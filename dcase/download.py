@@ -114,7 +114,7 @@ class Fetcher:
 def check(archive: Archive, path: Path, size: int | None) -> list[str]:
     """The archive's top-level entries to move into place (`<type>/train`, `<type>/attributes_00.csv`, ...), after
     checking its size, every member's CRC and that it holds the machine type's folder of its part."""
-    fix = f"delete {path} and run the command again to fetch it anew"
+    fix = "the download was deleted; run the command again to fetch it anew (or check the --mirror)"
     if size is not None and path.stat().st_size != size:
         raise DataError(f"{archive.name}: {path.stat().st_size} bytes, the server announced {size}; {fix}")
     try:
