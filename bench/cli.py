@@ -227,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     down.set_defaults(func=cmd_data_download)
     check = data.add_parser("check", help="print what the loader finds in a data root, and the problems")
     check.add_argument("dir", type=Path)
+    check.add_argument("--json", type=Path, default=None, help="also write the clip table here (file, machine_type, "
+                       "section, domain, split, label, attributes, original name, channel)")
     _task_arguments(check)
     check.set_defaults(func=cmd_data_check)
     base = data.add_parser("baseline", help="AUC of a model-free baseline (mean log-mel spectrum distance)")
@@ -240,6 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "machine-type folder) out as a DCASE tree")
     imp.add_argument("src", type=Path)
     imp.add_argument("out", type=Path)
+    imp.add_argument("--task", default=None, help="the year whose names the clips carry (default dcase2020: "
+                     "normal|anomaly_id_XX_N.wav); from 2021 on the names say train or test")
     imp.set_defaults(func=cmd_data_import)
     comp = data.add_parser("compare", help="per machine type, log-mel statistics of two data roots side by side")
     comp.add_argument("a", type=Path)

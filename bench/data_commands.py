@@ -34,6 +34,11 @@ def cmd_data_check(args) -> None:
     first_shot = sorted(set(table.machine_type[table.first_shot]))
     if first_shot:
         print(f"first-shot machine types (evaluation only): {', '.join(first_shot)}")
+    if args.json:
+        from core.atomic import write_text
+        columns = ["file", "machine_type", "section", "domain", "split", "label", "attributes", "original", "channel"]
+        write_text(args.json, table[columns].to_json(orient="records", indent=1))
+        print(f"wrote {args.json}: one record per clip")
     for w in caught:
         print(f"problem: {w.message}")
     if caught:
@@ -54,8 +59,11 @@ def cmd_data_baseline(args) -> None:
 
 
 def cmd_data_import(args) -> None:
-    from dcase.importer import import_release_clips
-    out, skipped = import_release_clips(args.src, args.out)
+    from dcase.importer import import_release_clips, import_section_clips
+    from dcase.tasks import DEFAULT_TASK, get_task
+    task = get_task(args.task or DEFAULT_TASK)
+    out, skipped = (import_section_clips(args.src, args.out, task) if task.scheme == "section" else
+                    import_release_clips(args.src, args.out))
     for line in skipped:
         print(f"skipped {line}")
     print(f"wrote {out}: {sum(1 for _ in out.rglob('*.wav'))} clips")

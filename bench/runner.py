@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -150,7 +151,7 @@ def score_split(name: str, options: dict, work: SplitWork, device: str):
     return work.groups, scores, thresholds, fit_s / len(work.groups), score_s / len(work.groups)
 
 
-def score_method(name: str, options: dict, work: dict[str, SplitWork], clips: pd.DataFrame, device: str, results: Path
+def score_method(name: str, options: dict, work: dict[str, SplitWork], clips: pd.DataFrame, device: str
                  ) -> dict[str, tuple[pd.DataFrame, float, float]]:
     """One scorer on every split: per split, its test clips with `score` and `decision`, and fit/score seconds
     per section."""
@@ -158,11 +159,10 @@ def score_method(name: str, options: dict, work: dict[str, SplitWork], clips: pd
     for split, part in work.items():
         try:
             groups, scores, thresholds, fit_s, score_s = score_split(name, options, part, device)
-        except DataError:
-            raise
+        except DataError as exc:  # e.g. fewer training clips than the method's options need
+            raise ScorerError(f"{method} on the {split} split: {exc}") from exc
         except Exception as exc:
-            raise ScorerError(f"scorer {method} failed on the {split} split ({type(exc).__name__}: {exc}); "
-                              f"the rows of the methods before it are in {results}/results.csv") from exc
+            raise ScorerError(f"{method} failed on the {split} split ({type(exc).__name__}: {exc})") from exc
         test = np.concatenate([g[3] for g in groups])
         decisions = np.concatenate([s > t for s, t in zip(scores, thresholds)]).astype(int)
         out[split] = (clips.iloc[test].reset_index(drop=True).assign(score=np.concatenate(scores), decision=decisions),
@@ -238,14 +238,19 @@ def run(config: RunConfig) -> pd.DataFrame:
             "embedder": embedded_by, "channel": channel, "embedding_key": first.manifest["key"], "embedding": first.manifest,
             "embedding_keys": {seed: c.manifest["key"] for seed, c in caches.items()}, "device": device}
     applicable = applicable_methods(specs, embedder, first.logits.shape[1] > 0)
-    new, clip_scores = [], {}
+    new, clip_scores, failed = [], {}, {}
     for seed, cache in caches.items():
         with timer("scoring"):
             work = {s: split_work(cache, s) for s in ("dev", "eval") if (cache.clips.split == s).any()}
         for name, options in tqdm(applicable, desc=f"score (seed {seed})", unit="method"):
             method = label(name, options)
             with timer("scoring"):
-                scored = score_method(name, options, work, cache.clips, device, config.results)
+                try:
+                    scored = score_method(name, options, work, cache.clips, device)
+                except ScorerError as exc:  # the other methods still run; the run fails at the end
+                    failed.setdefault(method, str(exc))
+                    print(f"failed: {exc}", file=sys.stderr)
+                    continue
             with timer("results"):
                 if seed == seeds[0]:  # submission files and plots: the first seed's
                     write_submissions(task, Path(config.results) / task.submission_folder(
@@ -261,10 +266,13 @@ def run(config: RunConfig) -> pd.DataFrame:
         from leaderboard.layouts import layout_of
         from leaderboard.render import render
         layout_of(task).plot(clip_scores, first, Path(config.leaderboard).parent / "plots", embedded_by)
-        meta["stage_seconds"] = timer.seconds
+        meta["stage_seconds"], meta["failed"] = timer.seconds, failed
         atomic.write_text(Path(config.results) / "runs" / f"{run_id}.json", json.dumps(meta, indent=2, default=str))
         render(Path(config.results), Path(config.leaderboard))
     print(timer.line())
+    if failed:
+        raise ScorerError(f"{len(failed)} of {len(applicable)} methods failed ({'; '.join(failed.values())}); the "
+                          f"others' rows are in {config.results}/results.csv and on the leaderboard")
     return pd.concat(new, ignore_index=True)
 
 

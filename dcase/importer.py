@@ -1,9 +1,11 @@
-"""Lay loose DCASE 2020 release clips (as repositories and downloads scatter them) out as a DCASE tree.
+"""Lay loose DCASE release clips (as repositories and downloads scatter them) out as a DCASE tree.
 
-Clips are found anywhere under a folder by their release names (`normal_id_XX_N.wav`, `anomaly_id_XX_N.wav`);
-the machine type comes from a folder name on the clip's path (case-insensitive). Per machine ID with anomalies
-and two normals or more, the first normal clip and every anomaly become test clips and the other normals
-training clips; the normals of other IDs all train. Byte-identical copies are kept once.
+2020 (`import_release_clips`): clips are found anywhere under a folder by their release names
+(`normal_id_XX_N.wav`, `anomaly_id_XX_N.wav`); the machine type comes from a folder name on the clip's path
+(case-insensitive). Per machine ID with anomalies and two normals or more, the first normal clip and every
+anomaly become test clips and the other normals training clips; the normals of other IDs all train.
+2021 on (`import_section_clips`): the names say train or test, so each clip goes where its name puts it, in the
+year's layout, with the type's `attributes_XX.csv`. Byte-identical copies are kept once.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from core.atomic import atomic_folder
 from core.errors import DataError
+from dcase import names
 from dcase.audio import check_wav, find_duplicates
 from dcase.synth import MACHINE_TYPES
 
@@ -81,4 +84,48 @@ def import_release_clips(src: str | Path, out: str | Path) -> tuple[Path, list[s
                 target.mkdir(parents=True, exist_ok=True)
                 for p in paths:
                     shutil.copyfile(p, target / p.name)
+    return out, skipped
+
+
+def import_section_clips(src: str | Path, out: str | Path, task) -> tuple[Path, list[str]]:
+    """Copy loose clips named as from 2021 on (`section_00_source_train_normal_0000_<attributes>.wav`) into a new
+    development tree of `task` at `out`; a section's test clips stay out unless they hold both classes (AUC
+    needs them). Returns the tree and the skipped files."""
+    src, out = Path(src), Path(out)
+    if not src.is_dir():
+        raise DataError(f"{src}: folder not found; pass a folder that holds DCASE clips")
+    if out.exists():
+        raise FileExistsError(f"{out}: already exists; remove it or choose another output folder")
+    by_folder = {t.lower(): t for t in task.all_types()}
+    placed, skipped = defaultdict(list), []
+    for path in sorted(src.rglob("*.wav")):
+        if any(part.startswith("_") for part in path.relative_to(src).parts):  # `_variant_*`, `_derived_*` copies
+            continue
+        clip = names.parse(path.name)
+        machine_type = next((by_folder[p.lower()] for p in reversed(path.relative_to(src).parent.parts)
+                             if p.lower() in by_folder), None)
+        reason = ("not a labelled section_XX_..._(train|test)_(normal|anomaly)_NNNN name"
+                  if clip is None or clip.scheme != "section" or clip.label < 0 else
+                  f"no folder on its path names a {task.name} machine type" if machine_type is None else check_wav(path))
+        if reason:
+            skipped.append(f"{path}: {reason}")
+            continue
+        folder = "train" if clip.stage == "train" else task.test_folder(clip.domain)
+        placed[(machine_type, clip.section)].append((path, folder, clip.label))
+    copies = {p.path: p.reason for p in find_duplicates([p for clips in placed.values() for p, _, _ in clips])}
+    with atomic_folder(out) as tmp:
+        for (machine_type, section), clips in sorted(placed.items()):
+            test_labels = {label for _, folder, label in clips if folder != "train"}
+            for path, folder, _ in clips:
+                if path in copies:
+                    skipped.append(f"{path}: {copies[path]}")
+                elif folder != "train" and test_labels != {0, 1}:
+                    skipped.append(f"{path}: {machine_type} section {section} has test clips of one class only")
+                else:
+                    target = tmp / "dev_data" / "raw" / machine_type / folder
+                    target.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(path, target / path.name)
+            for table in sorted({p.parent for p, _, _ in clips}):
+                for attributes in table.glob(f"attributes_{section}.csv"):
+                    shutil.copyfile(attributes, tmp / "dev_data" / "raw" / machine_type / attributes.name)
     return out, skipped

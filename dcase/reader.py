@@ -154,6 +154,12 @@ def load_clips(root: str | Path, task: str | TaskYear | None = None, *, ground_t
     except ValueError as exc:
         raise DataError(str(exc)) from None
     truth, truth_path = ground_truth.find(root, task, ground_truth_path)
+    tested = [(t, p.name) for s, t, f, p in files if s == "eval" and f not in ("train", "supplemental")]
+    if truth and tested and not any(key in truth for key in tested):
+        example = next(iter(truth))
+        raise DataError(f"{truth_path}: names none of the {len(tested)} evaluation test clips (it lists e.g. {example[0]} "
+                        f"{example[1]}; the data has {tested[0][0]} {tested[0][1]}): another year's or data set's ground "
+                        f"truth? Pass the {task.name} one with --ground-truth")
     problems: list[Problem] = []
     for *_, folder, path in files:
         if folder in ("source_test", "target_test") and len(task.test_folders) == 1:

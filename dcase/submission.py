@@ -96,8 +96,10 @@ def read(task: TaskYear, folder: str | Path, table: pd.DataFrame) -> pd.DataFram
         if domain:
             truth = truth[truth.domain == domain[0]]
         if truth.empty:
-            raise DataError(f"{path}: the data has no labelled test clips of {machine_type} section {section}; check "
-                            "--data (the evaluation split needs its ground truth)")
+            raise DataError(f"{path}: no labelled test clips of {machine_type} section {section}; evaluation clips need "
+                            f"their ground truth: pass --ground-truth ({task.ground_truth_list} or a folder holding the "
+                            "evaluator's ground_truth_data/), or put it in the data root (the list at its top, or "
+                            "evaluator/ground_truth_data/) where it is found")
         renamed = {}
         if "original" in truth:  # files may name clips by their original names, as the 2023/2024 evaluators allow
             renamed = {o: f for o, f in zip(truth.original, truth.file) if isinstance(o, str) and o}

@@ -7,12 +7,24 @@ marked as tied with it.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from core.atomic import write_text
 from dcase.tasks import get_task
 from leaderboard.layouts import layout_of
 from leaderboard.results import read_results
+
+
+def failures(results_dir: Path, task: str) -> list[str]:
+    """The methods that failed in the newest run of `task` that had failures, with their reasons."""
+    metas = [json.loads(p.read_text()) for p in sorted((results_dir / "runs").glob("*.json"))]
+    failed = [m for m in metas if m.get("task") == task and m.get("failed")]
+    if not failed:
+        return []
+    newest = failed[-1]
+    return [f"Failed in run `{newest['run_id']}` (embedder `{newest['embedder']}`), so not in the tables above:", "",
+            *(f"- **{m}**: {reason}" for m, reason in newest["failed"].items()), ""]
 
 
 def render(results_dir: Path, out: Path) -> str:
@@ -22,6 +34,7 @@ def render(results_dir: Path, out: Path) -> str:
     parts: list[str] = []
     for task in tasks:
         parts += layout_of(task).render(task, results[results.task == task.name], results_dir, out, title=not parts)
+        parts += failures(results_dir, task.name)
     text = "\n".join(parts)
     write_text(out, text)
     return text

@@ -1,7 +1,8 @@
+import warnings
+
 import numpy as np
 import torch
 
-from core.errors import DataError
 from methods.base import Bundle, Scorer
 from methods.registry import register
 
@@ -54,12 +55,17 @@ class MahalanobisScorer(Scorer):
 
     def fit(self, train: Bundle):
         domains = train.domain if self.selective and train.domain is not None else np.full(len(train.embeddings), "all")
-        self.models_ = []
+        self.models_, pooled = [], None
         for domain in sorted(set(domains)):
             x = torch.as_tensor(train.embeddings[domains == domain], dtype=torch.float64, device=self.device)
-            if len(x) < 2:
-                raise DataError(f"{train.name}: the {domain} domain has {len(x)} training clip; a covariance needs at "
-                                "least 2 (use selective=False to pool the domains)")
+            if len(x) < 2:  # one clip has no covariance: its own mean, the covariance of every training clip
+                if pooled is None:
+                    pooled = precision(covariance(torch.as_tensor(train.embeddings, dtype=torch.float64,
+                                                                  device=self.device), self.covariance)[1])
+                warnings.warn(f"{train.name}: the {domain} domain has one training clip; mahalanobis uses the pooled "
+                              "covariance of all its training clips there", stacklevel=2)
+                self.models_.append((x.mean(0), pooled))
+                continue
             mean, cov = covariance(x, self.covariance)
             self.models_.append((mean, precision(cov)))
         return self

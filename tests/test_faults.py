@@ -366,17 +366,19 @@ class _Crashing(Scorer):
 
 
 @pytest.mark.slow
-def test_crashed_scorer_keeps_earlier_rows_and_the_old_leaderboard(tiny_data, cache_root, tmp_path, capsys, monkeypatch):
+def test_a_crashing_scorer_fails_alone_the_others_finish_and_the_run_exits_non_zero(tiny_data, cache_root, tmp_path,
+                                                                                     capsys, monkeypatch):
     monkeypatch.setitem(registry.SCORERS.entries, "crashing", _Crashing)
     common = ["run", "--data", tiny_data, "--preset", "tiny", "--device", "cpu", "--cache", cache_root,
               "--results", tmp_path / "results", "--leaderboard", tmp_path / "LEADERBOARD.md"]
     main([*map(str, common), "--methods", "softmax"])
-    board = (tmp_path / "LEADERBOARD.md").read_text()
     with pytest.raises(SystemExit) as exit_:
-        main([*map(str, common), "--methods", "centroid,crashing"])
+        main([*map(str, common), "--methods", "crashing,centroid,knn:k=99"])
     err = capsys.readouterr().err.strip().splitlines()[-1]  # after the progress bars
-    assert exit_.value.code == 2 and err.startswith("bench: error: scorer crashing failed") and "boom" in err
+    assert exit_.value.code == 2 and err.startswith("bench: error: 2 of 3 methods failed") and "boom" in err
+    assert "knn(k=99) on the dev split" in err and "99" in err  # too few training clips for k: that method alone
     rows = pd.read_csv(tmp_path / "results" / "results.csv")
     assert rows.groupby("method").size().to_dict() == {"softmax": 41, "centroid": 41}
-    assert (tmp_path / "LEADERBOARD.md").read_text() == board
+    board = (tmp_path / "LEADERBOARD.md").read_text()
+    assert "| centroid " in board and "- **crashing**: crashing failed on the dev split (FloatingPointError: boom)" in board
     assert not list(tmp_path.rglob("*.tmp"))
