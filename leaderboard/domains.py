@@ -3,6 +3,7 @@ score, with the DCASE result pages' columns per machine type, a bootstrap CI95, 
 CI95 where the year reports it, the official baseline's rows and, on evaluation, `select`."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,7 +12,7 @@ import pandas as pd
 from dcase import metrics
 from leaderboard.columns import Column, mean_std, pct, render_table, seconds
 from leaderboard.intervals import RESAMPLES, ci95, official_score_resamples
-from leaderboard.layouts import Layout, stored_scores, title_lines
+from leaderboard.layouts import Layout, stage_note, stored_scores, title_lines
 from leaderboard.reference import latest, references, repository
 from leaderboard.select import SELECT, select_on_dev
 
@@ -62,9 +63,13 @@ def columns(scoring, types: dict) -> list[Column]:
 class DomainLayout(Layout):
     def render(self, task, results, results_dir, out, title):
         rows = latest(results)
+        newest = rows.run_id.max()
+        meta = results_dir / "runs" / f"{newest}.json"
+        took = stage_note(json.loads(meta.read_text())) if meta.is_file() else ""
         lines = (title_lines(results_dir) if title else []) + [
             f"## {task.name}", "", f"- data set: `{rows.dataset.iloc[0]}`",
-            f"- embedders: {', '.join(f'`{e}`' for e in sorted(rows.embedder.unique()))}", ""]
+            f"- embedders: {', '.join(f'`{e}`' for e in sorted(rows.embedder.unique()))}",
+            f"- newest run: `{newest}`{took}", ""]
         for split in [s for s in ("dev", "eval") if (rows.split == s).any()]:
             part, scores = rows[rows.split == split], stored_scores(rows, results_dir, split)
             picks = {}

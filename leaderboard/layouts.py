@@ -40,6 +40,14 @@ def stored_scores(rows: pd.DataFrame, results_dir: Path, split: str) -> pd.DataF
     return scores[scores.label >= 0] if len(scores) else None
 
 
+def stage_note(meta: dict) -> str:
+    """`, 12.3 s (data 1.0 s, ...)`: a run's stage times from its metadata ("" for runs before they were kept)."""
+    stages = meta.get("stage_seconds")
+    if not stages:
+        return ""
+    return f", {sum(stages.values()):.1f} s (" + ", ".join(f"{k} {v:.1f} s" for k, v in stages.items()) + ")"
+
+
 def layout_of(task) -> Layout:
     from leaderboard.domains import DomainLayout
     from leaderboard.per_id import PerIdLayout

@@ -14,7 +14,7 @@ import pandas as pd
 
 from leaderboard.columns import Column, mean_std, pct, render_table
 from leaderboard.intervals import RESAMPLES, ci95, compare_to_leader, headline
-from leaderboard.layouts import Layout, stored_scores
+from leaderboard.layouts import Layout, stage_note, stored_scores
 from leaderboard.reference import latest, references
 from leaderboard.results import seed_mean, summarize_seeds
 from methods.registry import slug
@@ -109,13 +109,6 @@ def header(rows: pd.DataFrame, results_dir: Path) -> list[str]:
             f"- versions: {versions}",
             f"- newest run: `{rows.run_id.max()}` on `{newest.get('device', rows.device.iloc[0])}`"
             + stage_note(newest), ""]
-
-
-def stage_note(meta: dict) -> str:
-    stages = meta.get("stage_seconds")
-    if not stages:
-        return ""
-    return f", {sum(stages.values()):.1f} s (" + ", ".join(f"{k} {v:.1f} s" for k, v in stages.items()) + ")"
 
 
 def split_section(task, split: str, part: pd.DataFrame, scores: pd.DataFrame | None, plot_dir: Path) -> list[str]:

@@ -81,14 +81,15 @@ def fan_2023(tmp_path_factory):
 
 
 def test_ae2023_selective_mahalanobis_equals_the_baselines_quadratic_form(fan_2023, tmp_path, monkeypatch):
-    import embeddings.embedders.autoencoder as ae
+    import embeddings.embedders.batched_ae as batched
     table, trained = fan_2023, []
-    real_train = ae.train_autoencoder
+    real_train = batched.train_autoencoders
 
     def keep(*args, **kwargs):
-        trained.append(real_train(*args, **kwargs)[0])
-        return trained[-1], []
-    monkeypatch.setattr(ae, "train_autoencoder", keep)
+        out = real_train(*args, **kwargs)
+        trained.extend(model for model, _ in out)
+        return out
+    monkeypatch.setattr(batched, "train_autoencoders", keep)
     error = get_embedder("ae2023", epochs=2).build(table, tmp_path)
     whitened = get_embedder("ae2023", epochs=2, output="whitened").build(table, tmp_path)
     assert len(trained) == 1, "the second output must reuse the trained model"
@@ -123,16 +124,17 @@ def test_ae2023_selective_mahalanobis_equals_the_baselines_quadratic_form(fan_20
 
 @pytest.mark.slow
 def test_the_mse_score_is_the_mean_squared_reconstruction_error(built, tmp_path, monkeypatch):
-    import embeddings.embedders.autoencoder as ae
+    import embeddings.embedders.batched_ae as batched
     table, _ = built
     table = table[table.machine_type == "valve"].reset_index(drop=True)
     models = {}
-    real_train = ae.train_autoencoder
+    real_train = batched.train_autoencoders
 
     def keep(*args, **kwargs):
-        models["valve"] = real_train(*args, **kwargs)[0]
-        return models["valve"], []
-    monkeypatch.setattr(ae, "train_autoencoder", keep)
+        out = real_train(*args, **kwargs)
+        models["valve"] = out[0][0]
+        return out
+    monkeypatch.setattr(batched, "train_autoencoders", keep)
     cache = get_embedder("ae2020", epochs=3).build(table, tmp_path)
     assert cache.embeddings.shape == (len(table), 320) and cache.logits.shape == (len(table), 0)
     scores = get_scorer("mse").fit(Bundle(cache.embeddings, cache.logits, np.zeros(len(table)))).score(
@@ -142,3 +144,25 @@ def test_the_mse_score_is_the_mean_squared_reconstruction_error(built, tmp_path,
         with torch.no_grad():
             r = models["valve"](torch.from_numpy(x)).numpy()
         assert scores[i] == pytest.approx(np.mean(np.mean((x - r) ** 2, axis=1)), rel=1e-4)
+
+
+def test_the_batched_training_equals_training_each_machine_type_alone():
+    """Four machine types of different sizes (one sits most steps out), three epochs, in float64 so that Adam's
+    normalisation does not blow float32 noise in the pre-BatchNorm biases' zero gradients up: every weight, every
+    BatchNorm statistic and every logged loss equal to 1e-9."""
+    from embeddings.embedders.batched_ae import train_autoencoders
+    g = torch.Generator().manual_seed(1)
+    data = []
+    for n in (1300, 1025, 700, 258):
+        vectors = (torch.randn(n, 64, generator=g) @ torch.randn(64, 64, generator=g) * 0.3).double()
+        fit, held = validation_split(n, seed=0, shuffled=True)
+        data.append((vectors[fit], vectors[held]))
+    alone = [train_autoencoder(fit, held, epochs=3, batch_size=256, lr=1e-3, seed=0) for fit, held in data]
+    together = train_autoencoders(data, epochs=3, batch_size=256, lr=1e-3, seed=0)
+    for (model_a, log_a), (model_b, log_b) in zip(alone, together):
+        a, b = model_a.state_dict(), model_b.state_dict()
+        assert set(a) == set(b)
+        for key in a:
+            np.testing.assert_allclose(b[key].numpy(), a[key].numpy(), rtol=0, atol=1e-9, err_msg=key)
+        for x, y in zip(log_a, log_b):
+            assert x["loss"] == pytest.approx(y["loss"], abs=1e-12) and x["val_loss"] == pytest.approx(y["val_loss"], abs=1e-12)

@@ -83,9 +83,9 @@ def validation_split(n: int, seed: int, shuffled: bool) -> tuple[torch.Tensor, t
 
 def train_autoencoder(fit: torch.Tensor, held: torch.Tensor, epochs: int, batch_size: int, lr: float, seed: int,
                       desc: str = "ae") -> tuple[DenseAutoencoder, list[dict]]:
-    """MSE training on one machine type's `fit` vectors; the loss on `held` is logged each epoch."""
+    """MSE training on one machine type's `fit` vectors (in their dtype); the loss on `held` is logged each epoch."""
     torch.manual_seed(seed)
-    model = DenseAutoencoder(fit.shape[1])
+    model = DenseAutoencoder(fit.shape[1]).to(fit.dtype)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
     log = []
@@ -158,23 +158,33 @@ class BaselineAutoencoder(Embedder):
         key = json.dumps([self.fingerprint(), training, self.seed, data_fingerprint(table)], sort_keys=True, default=str)
         return hashlib.sha256(key.encode()).hexdigest()[:16]
 
-    def trained(self, key: str | None, machine_type: str, vectors: torch.Tensor, is_target: np.ndarray) -> dict:
-        """The type's model (and, for `ae2023`, its frame-difference covariance per domain), from disk or trained."""
-        path = None if key is None else self.models_root / f"{self.name}-{machine_type}-{key}.pt"
-        if path is not None and path.is_file():
-            saved = torch.load(path, weights_only=True)
-            model = DenseAutoencoder(vectors.shape[1])
-            model.load_state_dict(saved.pop("model"))
-            return {"model": model.eval(), **saved}
-        fit, held = validation_split(len(vectors), self.seed, self.shuffled_validation)
-        model, log = train_autoencoder(vectors[fit], vectors[held], self.epochs, self.batch_size, self.lr, self.seed,
-                                       desc=f"{self.name} {machine_type}")
-        state = {"model": model, "log": log, **self.statistics(model, vectors[fit], is_target[fit.numpy()],
-                                                                 machine_type)}
-        if path is not None:
-            with atomic_file(path) as tmp:
-                torch.save({**state, "model": model.state_dict()}, tmp)
-        return state
+    def trained(self, key: str | None, types: dict[str, tuple[torch.Tensor, np.ndarray]]) -> dict[str, dict]:
+        """Per machine type ({type: (training vectors, is-target per vector)}), its model (and, for `ae2023`, its
+        frame-difference covariance per domain): read from disk, or trained, every type still missing at once
+        (`batched_ae.train_autoencoders`, each type's model the one it would get alone)."""
+        from embeddings.embedders.batched_ae import train_autoencoders
+        states, missing = {}, []
+        for machine_type, (vectors, _) in types.items():
+            path = None if key is None else self.models_root / f"{self.name}-{machine_type}-{key}.pt"
+            if path is not None and path.is_file():
+                saved = torch.load(path, weights_only=True)
+                model = DenseAutoencoder(vectors.shape[1])
+                model.load_state_dict(saved.pop("model"))
+                states[machine_type] = {"model": model.eval(), **saved}
+            else:
+                missing.append((machine_type, path))
+        splits = {t: validation_split(len(types[t][0]), self.seed, self.shuffled_validation) for t, _ in missing}
+        data = [(types[t][0][splits[t][0]], types[t][0][splits[t][1]]) for t, _ in missing]
+        trained = train_autoencoders(data, self.epochs, self.batch_size, self.lr, self.seed,
+                                     desc=f"{self.name} {len(missing)} machine types") if data else []
+        for (machine_type, path), (model, log) in zip(missing, trained):
+            fit = splits[machine_type][0]
+            states[machine_type] = state = {"model": model, "log": log, **self.statistics(
+                model, types[machine_type][0][fit], types[machine_type][1][fit.numpy()], machine_type)}
+            if path is not None:
+                with atomic_file(path) as tmp:
+                    torch.save({**state, "model": model.state_dict()}, tmp)
+        return states
 
     def statistics(self, model, fit_vectors, fit_is_target, machine_type) -> dict:
         return {}
@@ -187,17 +197,18 @@ class BaselineAutoencoder(Embedder):
         channel = channels.of(table)
         clips = [frame_vectors(log_mel(torch.from_numpy(read_mono(p, channel, self.label())), self.n_mels), self.frames)
                  for p in tqdm(table.path, desc=f"{self.name} features", unit="clip", leave=False)]
-        out = None
-        self.logs = {}
         key = self.training_key(table)  # one stat of every clip, not one per machine type
+        rows, types = {}, {}
         for machine_type in sorted(table.machine_type.unique()):
-            rows = np.flatnonzero((table.machine_type == machine_type).to_numpy())
-            train_rows = rows[(table.split.to_numpy()[rows] == "train")]
-            vectors = torch.cat([clips[i] for i in train_rows])
-            is_target = np.repeat((table.domain.to_numpy()[train_rows] == "target"), [len(clips[i]) for i in train_rows])
-            state = self.trained(key, machine_type, vectors, is_target)
-            self.logs[machine_type] = state.get("log", [])
-            for i in rows:
+            rows[machine_type] = np.flatnonzero((table.machine_type == machine_type).to_numpy())
+            train_rows = rows[machine_type][(table.split.to_numpy()[rows[machine_type]] == "train")]
+            types[machine_type] = (torch.cat([clips[i] for i in train_rows]), np.repeat(
+                (table.domain.to_numpy()[train_rows] == "target"), [len(clips[i]) for i in train_rows]))
+        states = self.trained(key, types)
+        self.logs = {t: s.get("log", []) for t, s in states.items()}
+        out = None
+        for machine_type, state in states.items():
+            for i in rows[machine_type]:
                 row = self.clip_output(state, clips[i]).numpy()
                 if out is None:
                     out = np.zeros((len(table), len(row)), np.float32)
