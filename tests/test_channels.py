@@ -2,13 +2,12 @@
 import numpy as np
 import pytest
 import soundfile as sf
+from generated import generated
 
 from core.errors import DataError
-from dcase import channels, generate
+from dcase import channels
 from dcase.reader import load_clips
 from embeddings.features import compute_logmel, fingerprint, read_mono, read_wav
-
-MICRO = generate.Preset(seconds=0.5, source_train=3, target_train=1, test_per_cell=2)
 
 
 @pytest.fixture()
@@ -49,11 +48,7 @@ def test_stack_gives_two_planes_of_log_mel_one_per_microphone(stereo):
 
 
 def test_a_stereo_clip_in_a_2023_tree_is_refused_naming_channel_and_read_with_it(tmp_path):
-    generate.PRESETS["micro"] = MICRO
-    try:
-        root = generate.generate(tmp_path / "d23", "dcase2023", "micro", seed=0, workers=1)
-    finally:
-        del generate.PRESETS["micro"]
+    root = generated(tmp_path / "d23", "dcase2023")
     clip = sorted((root / "dev_data" / "raw" / "fan" / "train").glob("*.wav"))[0]
     mono, rate = sf.read(clip)
     sf.write(clip, np.stack([mono, mono * 0.5], 1), rate, subtype="PCM_16")
@@ -67,11 +62,7 @@ def test_a_stereo_clip_in_a_2023_tree_is_refused_naming_channel_and_read_with_it
 
 
 def test_the_2026_stand_in_is_stereo_and_read_near_by_default(tmp_path):
-    generate.PRESETS["micro"] = MICRO
-    try:
-        root = generate.generate(tmp_path / "d26", "dcase2026", "micro", seed=0, workers=1)
-    finally:
-        del generate.PRESETS["micro"]
+    root = generated(tmp_path / "d26", "dcase2026")
     task, table = load_clips(root)
     assert task.name == "dcase2026" and (table.channel == "left").all()
     audio, _ = sf.read(table.path.iloc[0])

@@ -9,16 +9,14 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from generated import generated
 
 from bench.cli import main
 from core.errors import DataError
 from dcase import download as download_module
-from dcase import generate
 from dcase.download import Fetcher, download
 from dcase.reader import load_clips
 from dcase.tasks import get_task
-
-MICRO = generate.Preset(seconds=0.5, source_train=3, target_train=1, test_per_cell=2)
 
 
 class Handler(SimpleHTTPRequestHandler):
@@ -71,11 +69,7 @@ def server(tmp_path_factory):
     """The 2023 archives of fan (development) and bandsaw (evaluation) and both forms of ground truth, under the
     paths of their real URLs; ToyCar's development archive is corrupt."""
     work = tmp_path_factory.mktemp("download")
-    generate.PRESETS["micro"] = MICRO
-    try:
-        data = generate.generate(work / "data", "dcase2023", "micro", seed=0, workers=2)
-    finally:
-        del generate.PRESETS["micro"]
+    data = generated(work / "data", "dcase2023", workers=2)
     serve = work / "serve"
     dev, ev = data / "dev_data" / "raw", data / "eval_data" / "raw"
     _zip(serve / "records/7882613/files/dev_fan.zip", dev, ["fan/train", "fan/test", "fan/attributes_00.csv"])

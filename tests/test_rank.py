@@ -6,6 +6,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+from generated import generated
 
 from bench.cli import main
 from dcase import generate, submission
@@ -20,11 +21,7 @@ def teams(tmp_path_factory):
     """A generated 2023 set and, in the evaluators' teams/<team>/<system>/ layout, four systems whose scores are
     the labels plus noise of decreasing size (rounded, so there are ties), and three broken ones."""
     root = tmp_path_factory.mktemp("rank")
-    generate.PRESETS["micro"] = MICRO
-    try:
-        data = generate.generate(root / "data", "dcase2023", "micro", seed=0, workers=2)
-    finally:
-        del generate.PRESETS["micro"]
+    data = generated(root / "data", "dcase2023", MICRO, workers=2)
     task, table = load_clips(data)
     test = table[table.split == "eval"].reset_index(drop=True)
     rng = np.random.default_rng(0)
