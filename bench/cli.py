@@ -249,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("a", type=Path)
     comp.add_argument("b", type=Path)
     comp.add_argument("--max-clips", type=int, default=200, help="per machine type and class, spread over the clips")
+    comp.add_argument("--task", default=None, help="the year of both roots, where their names fit several")
     comp.add_argument("--skip-bad", action="store_true")
     comp.add_argument("--json", type=Path, default=None)
     comp.set_defaults(func=cmd_data_compare)

@@ -83,7 +83,7 @@ def cmd_data_calibrate(args) -> None:
 def cmd_data_compare(args) -> None:
     from datatools.datastats import compare, type_stats
     from dcase.reader import load_clips
-    tables = [type_stats(load_clips(root, skip_bad=args.skip_bad, check_audio=False)[1], args.max_clips)
+    tables = [type_stats(load_clips(root, args.task, skip_bad=args.skip_bad, check_audio=False)[1], args.max_clips)
               for root in (args.a, args.b)]
     table = compare(*tables)
     if table.empty:

@@ -26,6 +26,7 @@ class TypeStats:
     energy_modulation_db: float
     flatness: float
     centroid_hz: float
+    clips: pd.DataFrame | None = None    # every measured clip: label, domain, split, and its spectrum (column)
 
     @property
     def normal_spectrum(self) -> np.ndarray:
@@ -62,12 +63,14 @@ def type_stats(table: pd.DataFrame, max_clips: int = 200) -> dict[str, TypeStats
     out = {}
     centres = mel_centres_hz()
     for machine_type, group in table.groupby("machine_type"):
-        feats = {}
+        feats, measured = {}, []
         for label in (0, 1):
             paths = even_sample(list(group.path[group.label == label]), max_clips)
             if paths:
                 logmel, frames = compute_logmel(paths, MEL, desc=f"{machine_type} {'anomaly' if label else 'normal'}")
                 feats[label] = clip_features(logmel, frames)
+                rows = group.set_index("path").loc[paths, ["label", "domain", "split"]].reset_index(drop=True)
+                measured.append(rows.assign(spectrum=list(feats[label]["spectrum"])))
         if 0 not in feats:
             continue
         normal = feats[0]
@@ -78,7 +81,42 @@ def type_stats(table: pd.DataFrame, max_clips: int = 200) -> dict[str, TypeStats
             time_variation_db=float(normal["time_variation"].mean()),
             energy_modulation_db=float(normal["energy_modulation"].mean()),
             flatness=float(normal["flatness"].mean()),
-            centroid_hz=float((centres * mean_power).sum() / mean_power.sum()))
+            centroid_hz=float((centres * mean_power).sum() / mean_power.sum()),
+            clips=pd.concat(measured, ignore_index=True))
+    return out
+
+
+def domain_stats(stats: TypeStats, permutations: int = 200, seed: int = 0) -> dict[str, float]:
+    """What the domain-shift years are about, from test clips: the domain shift (RMS over bands of the target minus
+    the source normals' mean spectrum, dB), each domain's anomaly distance with its chance level, and the AUC-source
+    and AUC-target (as the 2022-on evaluators define them) of a model-free detector: a clip's spectral distance
+    to the source normals' mean (the training clips' where there are any, else the test clips')."""
+    from dcase.metrics import auc_pauc
+    clips = stats.clips
+    test = clips[clips.split != "train"]
+    spectra = lambda rows: np.stack(list(rows.spectrum)) if len(rows) else None  # noqa: E731
+    normal = {d: spectra(test[(test.label == 0) & (test.domain == d)]) for d in ("source", "target")}
+    anomaly = {d: spectra(test[(test.label == 1) & (test.domain == d)]) for d in ("source", "target")}
+    out = {"shift": _rms_distance(normal["target"], normal["source"])
+           if normal["target"] is not None and normal["source"] is not None else float("nan")}
+    rng = np.random.default_rng(seed)
+    for d in ("source", "target"):
+        if normal[d] is None or anomaly[d] is None:
+            out[f"anomaly {d}"] = out[f"anomaly {d} by chance"] = float("nan")
+            continue
+        pooled, n = np.concatenate([normal[d], anomaly[d]]), len(normal[d])
+        out[f"anomaly {d}"] = _rms_distance(anomaly[d], normal[d])
+        out[f"anomaly {d} by chance"] = float(np.mean([_rms_distance(pooled[p[:n]], pooled[p[n:]])
+                                                       for p in (rng.permutation(len(pooled)) for _ in range(permutations))]))
+    train = clips[(clips.split == "train") & (clips.domain == "source")]
+    reference = spectra(train) if len(train) else normal["source"]
+    for d in ("source", "target"):
+        chosen = test[((test.label == 0) & (test.domain == d)) | (test.label == 1)]
+        if reference is None or chosen.label.nunique() < 2:
+            out[f"AUC-{d}"] = float("nan")
+            continue
+        distance = np.sqrt(((spectra(chosen) - reference.mean(0)) ** 2).mean(1))
+        out[f"AUC-{d}"] = auc_pauc(chosen.label.to_numpy(), distance)[0]
     return out
 
 
@@ -130,5 +168,7 @@ def compare(a: dict[str, TypeStats], b: dict[str, TypeStats]) -> pd.DataFrame:
             "energy mod A": x.energy_modulation_db, "energy mod B": y.energy_modulation_db,
             "flatness A": x.flatness, "flatness B": y.flatness,
             "centroid Hz A": x.centroid_hz, "centroid Hz B": y.centroid_hz,
+            **{f"{k} {side}": v for side, s in (("A", x), ("B", y)) if s.clips is not None
+               and "domain" in s.clips and s.clips.domain.isin(["target"]).any() for k, v in domain_stats(s).items()},
         })
     return pd.DataFrame(rows)

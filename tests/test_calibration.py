@@ -98,3 +98,28 @@ def test_a_short_fit_moves_every_type_towards_the_real_clips(real_stats):
         assert abs(report["last"]["level"] - report["real"]["level"]) < abs(report["first"]["level"] - report["real"]["level"])
         assert report["last"]["corr"] > 0.9
         assert len(fitted[machine_type]["envelope_db"]) == calibrate.CONTROL_POINTS
+
+
+def test_domain_statistics_on_hand_made_spectra():
+    """Source normals at 0 dB, target normals at +1 dB, anomalies +3 dB in two of four bands: the shift is 1 dB,
+    each domain's anomaly distance is sqrt(2 * 9 / 4) = 2.12 dB, and the distance to the source training mean ranks
+    every anomaly above every normal of its domain's AUC set (AUC 1) but not target normals below source anomalies."""
+    import pandas as pd
+
+    from datatools.datastats import TypeStats, domain_stats
+    rows = []
+    for split, domain, label, level, n in (("train", "source", 0, 0.0, 3), ("dev", "source", 0, 0.0, 4),
+                                          ("dev", "target", 0, 1.0, 4), ("dev", "source", 1, 0.0, 4),
+                                          ("dev", "target", 1, 1.0, 4)):
+        for i in range(n):
+            spectrum = np.full(4, level) + 0.01 * i
+            if label:
+                spectrum[:2] += 3.0
+            rows.append(dict(split=split, domain=domain, label=label, spectrum=spectrum))
+    clips = pd.DataFrame(rows)
+    stats = TypeStats(np.zeros((1, 4)), None, 0.0, 0.0, 0.0, 0.0, 0.0, clips)
+    out = domain_stats(stats, permutations=20)
+    assert out["shift"] == pytest.approx(1.0)
+    assert out["anomaly source"] == pytest.approx(np.sqrt(2 * 9 / 4)) and out["anomaly target"] == pytest.approx(np.sqrt(2 * 9 / 4))
+    assert out["anomaly source by chance"] < out["anomaly source"]
+    assert out["AUC-source"] == 1.0 and out["AUC-target"] == 1.0
