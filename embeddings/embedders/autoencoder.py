@@ -18,6 +18,7 @@ training frames' differences. The squared norm of each half is that domain's sco
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import sys
@@ -42,11 +43,17 @@ from embeddings.features import fingerprint as data_fingerprint
 EPS = sys.float_info.epsilon  # the baselines' floor inside the log
 
 
+@functools.cache
+def _mel(n_mels: int) -> torchaudio.transforms.MelSpectrogram:
+    """Built once per band count: its filter bank costs more than a 2 s clip's spectrogram."""
+    return torchaudio.transforms.MelSpectrogram(SAMPLE_RATE, n_fft=1024, hop_length=512, n_mels=n_mels, power=2.0,
+                                                mel_scale="slaney", norm="slaney", center=True, pad_mode="constant")
+
+
 def log_mel(wave: torch.Tensor, n_mels: int = 64) -> torch.Tensor:
     """(samples,) -> (n_mels, frames): the baselines' 10 log10(power mel + eps), Slaney mel scale and norm."""
-    mel = torchaudio.transforms.MelSpectrogram(SAMPLE_RATE, n_fft=1024, hop_length=512, n_mels=n_mels, power=2.0,
-                                               mel_scale="slaney", norm="slaney", center=True, pad_mode="constant")
-    return 10.0 * torch.log10(mel(wave) + EPS)
+    with torch.no_grad():
+        return 10.0 * torch.log10(_mel(n_mels)(wave) + EPS)
 
 
 def frame_vectors(logmel: torch.Tensor, frames: int = 5) -> torch.Tensor:
