@@ -59,11 +59,9 @@ def cmd_data_baseline(args) -> None:
 
 
 def cmd_data_import(args) -> None:
-    from dcase.importer import import_release_clips, import_section_clips
+    from dcase.importer import import_clips
     from dcase.tasks import DEFAULT_TASK, get_task
-    task = get_task(args.task or DEFAULT_TASK)
-    out, skipped = (import_section_clips(args.src, args.out, task) if task.scheme == "section" else
-                    import_release_clips(args.src, args.out))
+    out, skipped = import_clips(args.src, args.out, get_task(args.task or DEFAULT_TASK))
     for line in skipped:
         print(f"skipped {line}")
     print(f"wrote {out}: {sum(1 for _ in out.rglob('*.wav'))} clips")

@@ -129,3 +129,8 @@ def import_section_clips(src: str | Path, out: str | Path, task) -> tuple[Path, 
                 for attributes in table.glob(f"attributes_{section}.csv"):
                     shutil.copyfile(attributes, tmp / "dev_data" / "raw" / machine_type / attributes.name)
     return out, skipped
+
+
+def import_clips(src: str | Path, out: str | Path, task) -> tuple[Path, list[str]]:
+    """Loose clips named as `task`'s are: by machine ID (2020) or by their train/test names (2021 on)."""
+    return import_release_clips(src, out) if task.scheme == "2020" else import_section_clips(src, out, task)
