@@ -171,9 +171,6 @@ def test_bad_input_is_one_line_naming_the_section(shifted):
     train, domain, _ = shifted
     with pytest.raises(PluginError, match="fusion: unknown member 'bogus'"):
         get_scorer("fusion", members="knn+bogus")
-    one_target = np.array(["source"] * (len(train) - 1) + ["target"])
-    with pytest.raises(DataError, match="fan section 00 training clips: the target domain has 1 training clip"):
-        get_scorer("mahalanobis").fit(_bundle(train, one_target))
     with pytest.raises(DataError, match="fan section 00 training clips: 3 training clips, but"):
         get_scorer("knn", k=5).fit_many([_bundle(train[:3], domain[:3])])
 
@@ -206,3 +203,20 @@ def test_option_values_share_banks_densities_and_searches_and_score_as_they_do_a
     for (n, o), scores in zip(specs, together):  # fresh bundles: nothing shared
         alone = get_scorer(n, **o).fit(_bundle(train, domain)).score(_bundle(test, np.r_[["source"] * 10, ["target"] * 10]))
         np.testing.assert_allclose(scores, alone, rtol=1e-6, err_msg=f"{n} {o}")
+
+
+def test_selective_mahalanobis_on_a_one_clip_domain_uses_the_pooled_covariance_and_says_so():
+    rng = np.random.default_rng(4)
+    source = rng.normal(size=(40, 6))
+    target = rng.normal(size=(1, 6)) + 3.0
+    train = Bundle(np.vstack([source, target]), np.zeros((41, 0)), np.zeros(41, int), "fan section 00",
+                   domain=np.array(["source"] * 40 + ["target"]))
+    test = rng.normal(size=(5, 6))
+    with pytest.warns(UserWarning, match="fan section 00: the target domain has one training clip; mahalanobis uses the pooled"):
+        scorer = get_scorer("mahalanobis").fit(train)
+    pooled = LedoitWolf().fit(train.embeddings)
+    near_target = ((test - target[0]) @ np.linalg.inv(pooled.covariance_) * (test - target[0])).sum(1)
+    alone = LedoitWolf().fit(source)
+    near_source = alone.mahalanobis(test)
+    np.testing.assert_allclose(scorer.score(Bundle(test, np.zeros((5, 0)), np.zeros(5, int))),
+                               np.minimum(near_source, near_target), rtol=1e-6)
