@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import hmean
 
-from dcase.roc import descending_ranks, roc_areas
+from dcase.roc import areas_from_counts, counts, descending_ranks
 
 RESAMPLES = 1000
 
@@ -66,12 +66,16 @@ def headline(scores: pd.DataFrame, resamples: int = RESAMPLES, seed: int = 0, ma
             vector = np.empty(len(clips))
             vector[position.loc[list(zip(run.machine_type, run.section, run.file))].to_numpy()] = run.score.to_numpy()
             obs_auc, obs_pauc, boot_auc, boot_pauc = [], [], [], []
-            for rows in ids.values():
-                auc, pauc = roc_areas(vector[rows], labels[rows], (None, max_fpr))
+            ranks = np.empty(len(clips), dtype=np.int64)
+            for rows in ids.values():  # resamples keep each column's label: counts per distinct score, no sort
+                ranks[rows], m = descending_ranks(vector[rows])
+                positive, negative = labels[rows] == 1, labels[rows] == 0
+                auc, pauc = areas_from_counts(counts(ranks[rows][None], positive, m), counts(ranks[rows][None], negative, m),
+                                              (None, max_fpr))
                 obs_auc.append(auc[0])
                 obs_pauc.append(pauc[0])
-                drawn = draws[:, rows]
-                auc, pauc = roc_areas(vector[drawn], labels[drawn], (None, max_fpr))
+                drawn = ranks[draws[:, rows]]
+                auc, pauc = areas_from_counts(counts(drawn, positive, m), counts(drawn, negative, m), (None, max_fpr))
                 boot_auc.append(auc)
                 boot_pauc.append(pauc)
             per_seed_obs.append(_summaries(np.array(obs_auc), np.array(obs_pauc), id_type))
