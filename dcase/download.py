@@ -128,7 +128,8 @@ def check(archive: Archive, path: Path, size: int | None) -> list[str]:
     needed = f"{archive.machine_type}/{'train' if archive.part != 'test' else ''}"
     if not any(n.startswith(needed) for n in names):
         raise DataError(f"{archive.name}: holds no {needed}... folder; {fix}")
-    return sorted({"/".join(n.split("/")[:2]) for n in names if len(n.split("/")) > 1 and n.split("/")[1]})
+    return sorted({"/".join(n.split("/")[:2]) for n in names  # the type's own entries (no `__MACOSX/` and the like)
+                   if n.startswith(f"{archive.machine_type}/") and len(n.split("/")) > 1 and n.split("/")[1]})
 
 
 def unpack(archive: Archive, path: Path, root: Path, entries: list[str]) -> None:
