@@ -179,14 +179,14 @@ def write_submissions(task: TaskYear, folder: Path, scored: dict[str, tuple[pd.D
 
 def result_tables(year: TaskYear, scored: dict[str, tuple[pd.DataFrame, float, float]], **columns
                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(result rows, per-clip rows) of one method on every split, with the run's identifying `columns`."""
+    """(result rows, per-clip rows) of one method on every split, with the run's identifying `columns` (the
+    results store keeps each table's own columns of them)."""
     rows = [year.result_rows(clips).assign(split=split, fit_seconds=fit_s, score_seconds=score_s, **columns)
             for split, (clips, fit_s, score_s) in scored.items() if (clips.label >= 0).any()]
     per_clip = pd.concat([clips[["file", "machine_type", "section", "domain", "label", "score", "decision"]].assign(split=split)
                           for split, (clips, _, _) in scored.items()])
-    keep = {k: v for k, v in columns.items() if k not in ("fit_seconds", "score_seconds", "device")}
     table = pd.concat(rows, ignore_index=True)[RESULT_COLUMNS] if rows else pd.DataFrame(columns=RESULT_COLUMNS)
-    return table, per_clip.assign(**keep)
+    return table, per_clip.assign(**columns)
 
 
 def applicable_methods(specs: list, embedder, has_logits: bool) -> list:
@@ -225,7 +225,8 @@ def run(config: RunConfig) -> pd.DataFrame:
     if channel == "stack" and not embedder.takes_stack:
         raise UsageError(f"embedder {embedder.label()} takes one channel, not --channel stack; use left, right or mean, "
                          "or an embedder that takes both (arcface)")
-    embedded_by = embedder_label(embedder, channel)
+    # the channel of two-microphone data is one more option of the embedder's name: runs never mix their rows
+    embedded_by = embedder.label(**({"channel": channel} if channel else {}))
     with timer("embeddings"):
         caches = {seed: align(embedder.build(table, config.cache, seed, config.overrides), table) for seed in seeds}
     main = is_main()
@@ -237,6 +238,8 @@ def run(config: RunConfig) -> pd.DataFrame:
     meta = {"run_id": run_id, "task": task.name, "dataset": str(data), "preset": config.preset, "seeds": list(seeds),
             "embedder": embedded_by, "channel": channel, "embedding_key": first.manifest["key"], "embedding": first.manifest,
             "embedding_keys": {seed: c.manifest["key"] for seed, c in caches.items()}, "device": device}
+    meta_path = Path(config.results) / "runs" / f"{run_id}.json"
+    atomic.write_text(meta_path, json.dumps(meta, indent=2, default=str))  # completed with stage times at the end
     applicable = applicable_methods(specs, embedder, first.logits.shape[1] > 0)
     new, clip_scores, failed = [], {}, {}
     for seed, cache in caches.items():
@@ -254,7 +257,7 @@ def run(config: RunConfig) -> pd.DataFrame:
             with timer("results"):
                 if seed == seeds[0]:  # submission files and plots: the first seed's
                     write_submissions(task, Path(config.results) / task.submission_folder(
-                        method_folder(method, embedder, embedded_by)), scored)
+                        method_folder(method, embedder, embedded_by, channel)), scored)
                     clip_scores.update({(f"{method} @ {embedded_by}", s): (c, c.score.to_numpy())
                                         for s, (c, _, _) in scored.items()})
                 rows, per_clip = result_tables(task, scored, run_id=run_id, method=method, task=task.name, seed=seed,
@@ -267,7 +270,7 @@ def run(config: RunConfig) -> pd.DataFrame:
         from leaderboard.render import render
         layout_of(task).plot(clip_scores, first, Path(config.leaderboard).parent / "plots", embedded_by)
         meta["stage_seconds"], meta["failed"] = timer.seconds, failed
-        atomic.write_text(Path(config.results) / "runs" / f"{run_id}.json", json.dumps(meta, indent=2, default=str))
+        atomic.write_text(meta_path, json.dumps(meta, indent=2, default=str))
         render(Path(config.results), Path(config.leaderboard))
     print(timer.line())
     if failed:
@@ -276,18 +279,10 @@ def run(config: RunConfig) -> pd.DataFrame:
     return pd.concat(new, ignore_index=True)
 
 
-def embedder_label(embedder, channel: str) -> str:
-    """The embedder's name in results and on the leaderboard: its label, with the channel of two-microphone data
-    as one more option, so runs on different channels never mix their rows."""
-    options = {k: v for k, v in embedder.options().items() if v != embedder.params()[k]}
-    return label(embedder.name, {**options, "channel": channel} if channel else options)
-
-
-def method_folder(method: str, embedder, embedded_by: str) -> str:
+def method_folder(method: str, embedder, embedded_by: str, channel: str) -> str:
     """A method's submission folder name: `<method>` on the default embedder of mono data, else
     `<method>_<embedder label>` (file-name safe), so no two runs' files overwrite each other."""
-    plain = embedder.name == DEFAULT_EMBEDDER and embedded_by == embedder.label()
-    return slug(method) if plain else slug(f"{method}@{embedded_by}")
+    return slug(method) if embedder.name == DEFAULT_EMBEDDER and not channel else slug(f"{method}@{embedded_by}")
 
 
 def make_embedder(spec: str, preset: str, device: str):

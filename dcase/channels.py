@@ -12,7 +12,6 @@ from dcase.audio import CHANNEL_OPTION
 
 CHOICES = ("left", "right", "mean", "stack")
 ALIASES = {"near": "left", "far": "right"}
-OPTION = CHANNEL_OPTION
 
 
 def resolve(choice: str | None) -> str:
@@ -40,7 +39,7 @@ def select(audio: np.ndarray, channel: str, path) -> np.ndarray:
     if audio.ndim == 1:
         return np.stack([audio, audio]) if channel == "stack" else audio
     if not channel:
-        raise ValueError(f"{path}: {audio.shape[1]} channels; choose one with {OPTION}")
+        raise ValueError(f"{path}: {audio.shape[1]} channels; choose one with {CHANNEL_OPTION}")
     if channel == "left":
         return np.ascontiguousarray(audio[:, 0])
     if channel == "right":

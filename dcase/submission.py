@@ -140,7 +140,12 @@ def read(task: TaskYear, folder: str | Path, table: pd.DataFrame) -> pd.DataFram
 def evaluate(task: TaskYear, folder: str | Path, table: pd.DataFrame) -> dict:
     """The year's official figures of a folder of submission files: `official_score`, its parts, `per_type`,
     the per-section table, and (2022 on) the jackknife CI95 over all pooled clips."""
-    clips = read(task, folder, table)
+    return figures(task, read(task, folder, table))
+
+
+def figures(task: TaskYear, clips: pd.DataFrame) -> dict:
+    """`evaluate`'s figures of clips already read (columns machine_type, section, domain, label, score and
+    decision, NaN where a file had none)."""
     if clips.decision.isna().any():
         clips = clips.drop(columns="decision")
     scoring = task.scoring

@@ -17,8 +17,9 @@ import pandas as pd
 
 from core.atomic import write_text
 from core.errors import DataError
-from dcase import metrics, submission
+from dcase import submission
 from leaderboard.columns import Column, pct, render_table
+from leaderboard.domains import SHORT
 from leaderboard.intervals import RESAMPLES, ci95, official_score_resamples
 
 
@@ -86,16 +87,13 @@ def score_system(task, name: str, folder: Path, table: pd.DataFrame, resamples: 
     except DataError as exc:
         me.reason = str(exc)
         return me
-    scoring = task.scoring
-    if clips.decision.isna().any():
-        clips = clips.drop(columns="decision")
-    sections = scoring.section_table(clips)
-    me.official, me.per_type = scoring.official_score(sections), scoring.per_type(sections)
+    scoring, result = task.scoring, submission.figures(task, clips)
+    me.official = {k: v for k, v in result.items() if isinstance(v, float)}
+    me.per_type, me.jackknife = result["per_type"], result.get("ci95")
+    sections = pd.DataFrame(result["per_section"])
     me.sections = pd.Series({key: scoring.official_score(rows)["official_score"]
                              for key, rows in sections.groupby(["machine_type", "section"])})
     me.resampled = official_score_resamples(clips, scoring, resamples)
-    if scoring.jackknife:
-        me.jackknife = float(np.mean([metrics.jackknife_ci95(clips.label, clips.score, f)[1] for f in (None, metrics.MAX_FPR)]))
     return me
 
 
@@ -134,8 +132,6 @@ def _names_table(task, folder: Path) -> pd.DataFrame:
 
 
 def columns(scoring, types: list[str], kinds: list[str]) -> list[Column]:
-    short = {"auc": "AUC", "pauc": "pAUC", "auc_source": "AUC-s", "auc_target": "AUC-t", "pauc_source": "pAUC-s",
-             "pauc_target": "pAUC-t"}
     return [Column("rank", lambda r: str(r[0])), Column("system", lambda r: r[1].name),
             Column("official score", lambda r: pct(r[1].score)),
             Column("CI95 (bootstrap)", lambda r: "{:.2f}-{:.2f}".format(*(100 * v for v in ci95(r[1].resampled)))),
@@ -144,7 +140,7 @@ def columns(scoring, types: list[str], kinds: list[str]) -> list[Column]:
                    "{:+.2f} ({:+.2f} to {:+.2f})".format(*(100 * v for v in r[1].versus))),
             Column("official CI95", lambda r: "± " + pct(r[1].jackknife), shown=lambda c: c.jackknife),
             *(Column(n, lambda r, k=k: pct(r[1].official[k])) for k, n in zip(scoring.summary, scoring.summary_names)),
-            *(Column(f"{t} {' / '.join(short[k] for k in kinds)}",
+            *(Column(f"{t} {' / '.join(SHORT[k] for k in kinds)}",
                      lambda r, t=t: " / ".join(pct(r[1].per_type.get(t, {}).get(k)) for k in kinds)) for t in types)]
 
 

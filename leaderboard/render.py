@@ -16,9 +16,8 @@ from leaderboard.layouts import layout_of
 from leaderboard.results import read_results
 
 
-def failures(results_dir: Path, task: str) -> list[str]:
+def failures(metas: list[dict], task: str) -> list[str]:
     """The methods that failed in the newest run of `task` that had failures, with their reasons."""
-    metas = [json.loads(p.read_text()) for p in sorted((results_dir / "runs").glob("*.json"))]
     failed = [m for m in metas if m.get("task") == task and m.get("failed")]
     if not failed:
         return []
@@ -31,10 +30,11 @@ def render(results_dir: Path, out: Path) -> str:
     results = read_results(results_dir / "results.csv")
     tasks = [get_task(name) for name in sorted(set(results.task))]
     tasks.sort(key=lambda t: layout_of(t).rank)
+    metas = [json.loads(p.read_text()) for p in sorted((results_dir / "runs").glob("*.json"))]
     parts: list[str] = []
     for task in tasks:
         parts += layout_of(task).render(task, results[results.task == task.name], results_dir, out, title=not parts)
-        parts += failures(results_dir, task.name)
+        parts += failures(metas, task.name)
     text = "\n".join(parts)
     write_text(out, text)
     return text

@@ -55,8 +55,9 @@ class Embedder:
     def options(self) -> dict:
         return {k: getattr(self, k) for k in self.params()}
 
-    def label(self) -> str:
-        return label(self.name, {k: v for k, v in self.options().items() if v != self.params()[k]})
+    def label(self, **extra) -> str:
+        """`name(option=value, ...)` of the options that differ from their defaults, and `extra` ones."""
+        return label(self.name, {**{k: v for k, v in self.options().items() if v != self.params()[k]}, **extra})
 
     def fingerprint(self) -> str:
         raise NotImplementedError
