@@ -10,11 +10,13 @@ from tabulate import tabulate
 from bench.data_commands import (
     cmd_data_baseline,
     cmd_data_calibrate,
+    cmd_data_calibrate_domains,
     cmd_data_check,
     cmd_data_compare,
     cmd_data_download,
     cmd_data_generate,
     cmd_data_import,
+    cmd_data_schemas,
 )
 from bench.options import overrides, seeds
 from core.errors import DataError, ScorerError, UsageError
@@ -261,6 +263,21 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--out", type=Path, default=None, help="default: the generator's dcase/calibration.json")
     cal.add_argument("--skip-bad", action="store_true")
     cal.set_defaults(func=cmd_data_calibrate)
+
+    dom = data.add_parser("calibrate-domains", help="fit the domain-shift generator (per-type envelope and level; "
+                          "shift, fault loudness and clip variation from valve) to a real DCASE 2023 data root")
+    dom.add_argument("real", type=Path, help="real 2023 clips in the release layout (`bench data import`)")
+    dom.add_argument("--rounds", type=int, default=8)
+    dom.add_argument("--out", type=Path, default=None, help="default: the generator's dcase/domain_calibration.json")
+    dom.add_argument("--half", action="store_true", help="fit on the first half of the real test clips only (the "
+                     "over-fitting check: compare the result with the second half)")
+    dom.set_defaults(func=cmd_data_calibrate_domains)
+
+    sch = data.add_parser("schemas", help="the real attribute names and values per year, machine type and domain, "
+                          "from the real metadata files under REAL/<year>/")
+    sch.add_argument("real", type=Path)
+    sch.add_argument("--out", type=Path, default=None, help="default: the generator's dcase/attribute_schemas.json")
+    sch.set_defaults(func=cmd_data_schemas)
 
     evaluate = sub.add_parser("evaluate", help="the official scores of a folder of DCASE submission files, as that "
                               "year's evaluator computes them")

@@ -78,6 +78,28 @@ def cmd_data_calibrate(args) -> None:
     print(f"wrote {out}; regenerate data sets to use it (the default one is made anew when GENERATOR_VERSION changes)")
 
 
+def cmd_data_calibrate_domains(args) -> None:
+    from datatools import calibrate_domains
+    from dcase import recording
+    from dcase.reader import load_clips
+    real = load_clips(args.real, calibrate_domains.TASK, check_audio=False)[1]
+    fitted = calibrate_domains.fit(real, rounds=args.rounds, half=args.half, progress=lambda m: print(m, file=sys.stderr))
+    out = args.out or recording.CALIBRATION_FILE
+    calibrate_domains.write(fitted, out)
+    print(f"wrote {out}: shift {fitted['shift']}, anomaly gain {fitted['anomaly_gain']}, shape {fitted['shape_db']} dB; "
+          "bump GENERATOR_VERSION so generated data sets are made anew")
+
+
+def cmd_data_schemas(args) -> None:
+    from datatools import schemas
+    found = schemas.collect(args.real)
+    if not found:
+        raise UsageError(f"{args.real}: no clip name with its domain and attributes in any <year>/ metadata file")
+    out = args.out or schemas.SCHEMA_FILE
+    schemas.write(found, out)
+    print(f"wrote {out}: {sum(len(t) for t in found.values())} machine types over {len(found)} years")
+
+
 def cmd_data_compare(args) -> None:
     from datatools.datastats import compare, type_stats
     from dcase.reader import load_clips

@@ -20,7 +20,7 @@ from dcase import synth
 from dcase.synth import DEV_IDS, EVAL_IDS, MACHINE_TYPES
 from embeddings.features import LogMel
 
-CONTROL_POINTS = 32
+CONTROL_POINTS = synth.CONTROL_POINTS
 SWAY_STEP = 2.0  # dB of sway per dB of missing time variation: about the slope measured on the six types
 
 

@@ -4,12 +4,10 @@ The sounds are the recipes of `dcase.synth`: each machine type sounds like one o
 recipes, chosen by name for types 2020 never had, with its own parameters per type and section (a 2020
 machine ID is a section). The year's object names every file. Two clip plans: 2020's per machine ID
 (`_machine_id_plan`: normal training clips and labelled test clips, no domains) and the domain plan of
-2021 on (`_domain_plan`). The attributes set the recording
-condition: `spd` (operating speed, which scales every frequency of the machine) and `noise` (the
-background: level and colour). The target domain runs at another speed with another background, and has
-few training clips (`target_train`, never below a 3 : 1 source : target ratio), so a scorer that treats
-the pooled training clips as one normal class sees target normals as unusual. A two-microphone year (2026)
-gets stereo clips: the near microphone left, the far one right (`distant`), in the same room background.
+2021 on (`_domain_plan`), whose recording conditions, their real attribute names and their sound are
+`dcase.recording`'s. The target domain has few training clips (`target_train`, never below a 3 : 1
+source : target ratio). A two-microphone year (2026) gets stereo clips: the near microphone left, the far
+one right.
 """
 from __future__ import annotations
 
@@ -26,12 +24,13 @@ from tqdm import tqdm
 from core.atomic import atomic_folder
 from core.locking import exclusive
 from core.ranks import is_main
-from dcase import synth
+from dcase import recording, synth
 from dcase.audio import SAMPLE_RATE
+from dcase.names import parse_attributes
+from dcase.recording import recipe
 from dcase.tasks import DEFAULT_TASK, TaskYear, get_task
 
-GENERATOR_VERSION = 2  # bump when the same seed writes other audio; the default data folder's name carries it
-RECIPES = ("ToyCar", "ToyConveyor", "fan", "pump", "slider", "valve")
+GENERATOR_VERSION = 3  # bump when the same seed writes other audio; the default data folder's name carries it
 
 
 @dataclass(frozen=True)
@@ -41,6 +40,7 @@ class Preset:
     target_train: int   # per section
     test_per_cell: int  # per section, domain and label
     per_id: tuple[int, int, int] = (12, 6, 6)  # 2020, per machine ID: training, normal and anomalous test clips
+    real_lengths: bool = False  # each type's real clip length where its year declares one (`clip_seconds`)
 
 
 PRESETS = {  # the same names as the training presets of `bench run --preset`
@@ -48,77 +48,15 @@ PRESETS = {  # the same names as the training presets of `bench run --preset`
     "small": Preset(seconds=2.0, source_train=60, target_train=6, test_per_cell=12, per_id=(60, 24, 24)),
     # the real sets: 990 + 10 training clips per section (2020: ~1,000 per ID, ~100 normal and 150-350
     # anomalous test clips), 10 s each
-    "full": Preset(seconds=10.0, source_train=990, target_train=10, test_per_cell=50, per_id=(1000, 100, 200)),
+    "full": Preset(seconds=10.0, source_train=990, target_train=10, test_per_cell=50, per_id=(1000, 100, 200),
+                   real_lengths=True),
 }
-
-
-@dataclass(frozen=True)
-class Condition:
-    """One attribute combination: operating speed (x 100 %) and background."""
-    speed: int
-    noise: str
-
-    @property
-    def attributes(self) -> str:
-        return f"spd_{self.speed}_noise_{self.noise}"
-
-
-NOISES = {"A": (12.0, 1.0), "B": (6.0, 0.5)}  # background: SNR in dB, spectral tilt (1/f ** tilt)
-
-
-def recipe(machine_type: str) -> str:
-    """The 2020 recipe a machine type sounds like: its own for the six 2020 types, else one chosen by name."""
-    return machine_type if machine_type in RECIPES else RECIPES[zlib.crc32(machine_type.encode()) % len(RECIPES)]
-
-
-def conditions(seed: int, machine_type: str, section: str) -> tuple[list[Condition], Condition]:
-    """Two source conditions and one target condition of a section: the target runs 6-14 % off the source speed,
-    in the other background."""
-    rng = np.random.default_rng([seed, zlib.crc32(machine_type.encode()), int(section), 7])
-    base = int(rng.integers(80, 110))
-    shift = int(rng.integers(6, 15)) * int(rng.choice([-1, 1]))
-    return [Condition(base, "A"), Condition(base + 4, "A")], Condition(base + shift, "B")
 
 
 def section_key(task: TaskYear, seed: int, machine_type: str, section: str) -> list[int]:
     """What seeds a section's machine parameters and its clips: 2020 numbers its six types, later years hash names."""
     number = list(task.dev_types).index(machine_type) if task.scheme == "2020" else zlib.crc32(machine_type.encode())
     return [seed, number, int(section)]
-
-
-def render(machine_type: str, params: dict, condition: Condition | None, clip_seed: list[int], seconds: float,
-           anomalous: bool, far: bool = False) -> np.ndarray:
-    """One clip: the recipe played `speed` % as fast (every frequency scaled), then the condition's background
-    (none: the recipe as it is, 2020). With `far`, (samples, 2): the near microphone left, the same machine
-    through `distant` right."""
-    if condition is None:
-        return synth.render_clip(recipe(machine_type), params, clip_seed, seconds, anomalous)
-    rate = condition.speed / 100
-    n = int(seconds * SAMPLE_RATE)
-    played = synth.render_clip(recipe(machine_type), params, clip_seed, seconds * rate, anomalous)
-    machine = np.interp(np.arange(n) * rate, np.arange(len(played)), played)  # played back `rate` times as fast
-    snr, tilt = NOISES[condition.noise]
-    rng = np.random.default_rng([*clip_seed, 99])
-    background = synth.rms(machine) * 10 ** (-snr / 20)
-    y = machine + synth.shaped_noise(rng, n, 20, 8000, tilt) * background
-    if far:  # the room's background at the same level, the machine weaker, duller and reverberant
-        y = np.stack([y, distant(machine, rng) + synth.shaped_noise(rng, n, 20, 8000, tilt) * background], 1)
-    return np.clip(y, -1, 32767 / 32768).astype(np.float32)
-
-
-FAR_DB, FAR_CUTOFF_HZ, FAR_RT60_S = -10.0, 2000.0, 0.5  # the far microphone: level, air and distance low-pass, room
-
-
-def distant(x: np.ndarray, rng) -> np.ndarray:
-    """The machine as a microphone a few metres away hears it: attenuated, low-passed and with a diffuse tail."""
-    from scipy.signal import fftconvolve, lfilter
-    pole = np.exp(-2 * np.pi * FAR_CUTOFF_HZ / SAMPLE_RATE)
-    dull = lfilter([1 - pole], [1, -pole], x)
-    t = np.arange(int(FAR_RT60_S * SAMPLE_RATE)) / SAMPLE_RATE
-    tail = rng.normal(size=len(t)) * 10 ** (-3 * t / FAR_RT60_S) * 0.05
-    tail[0] = 1.0  # the direct sound
-    wet = fftconvolve(dull, tail)[:len(x)]
-    return wet / synth.rms(wet) * synth.rms(x) * 10 ** (FAR_DB / 20)
 
 
 def _machine_id_plan(task: TaskYear, preset: Preset, seed: int):
@@ -133,7 +71,8 @@ def _machine_id_plan(task: TaskYear, preset: Preset, seed: int):
                 key = section_key(task, seed, machine_type, machine_id)
                 for i in range(n_train):
                     name = task.train_name(machine_id, "source", i, "")
-                    clips.append((f"{source}/{machine_type}/train/{name}", machine_type, key, None, False, key + [0, i]))
+                    clips.append((f"{source}/{machine_type}/train/{name}", machine_type, key, None, False, key + [0, i],
+                                  preset.seconds))
                 test = [(0, i) for i in range(n_normal)] + [(1, i) for i in range(n_anomaly)]
                 if source == "eval_data":  # evaluation names hide the label: shuffle, then number
                     test = [test[j] for j in np.random.default_rng(key).permutation(len(test))]
@@ -143,7 +82,7 @@ def _machine_id_plan(task: TaskYear, preset: Preset, seed: int):
                     if source == "eval_data":
                         truth.append(f"{name},{original},{label}")
                     clips.append((f"{source}/{machine_type}/test/{name}", machine_type, key, None, bool(label),
-                                  key + [1 + label, i]))
+                                  key + [1 + label, i], preset.seconds))
 
     def write_metadata(tmp: Path) -> None:  # the name this generator has always written; the reader takes both
         (tmp / "eval_data_list.csv").write_text("\n".join(truth) + "\n")
@@ -160,18 +99,20 @@ def _domain_plan(task: TaskYear, preset: Preset, seed: int):
         for machine_type, sections in types.items():
             base_dir = f"{source}/raw/{machine_type}"
             for section in sections:
-                sources, target = conditions(seed, machine_type, section)
+                sources, targets = recording.conditions(task.name, task.year, seed, machine_type, section)
                 key = section_key(task, seed, machine_type, section)
                 concealed = task.concealed is not None and zlib.crc32(f"{machine_type}{seed}".encode()) % 3 == 0
                 shown = (lambda c: task.concealed) if concealed else (lambda c: c.attributes)
+                seconds = task.clip_seconds.get(machine_type, preset.seconds) if preset.real_lengths else preset.seconds
                 rows = attribute_rows.setdefault((base_dir, section), [])
-                train = [(sources[i % 2], "source", i) for i in range(preset.source_train)]
-                train += [(target, "target", i) for i in range(preset.target_train)]
+                train = [(sources[i % len(sources)], "source", i) for i in range(preset.source_train)]
+                train += [(targets[i % len(targets)], "target", i) for i in range(preset.target_train)]
                 for cond, domain, i in train:
                     name = task.train_name(section, domain, first + i, shown(cond))
-                    clips.append((f"{base_dir}/train/{name}", machine_type, key, cond, False, key + [0, i, int(domain == "target")]))
+                    clips.append((f"{base_dir}/train/{name}", machine_type, key, cond, False, key + [0, i, int(domain == "target")],
+                                  seconds))
                     rows.append((f"{base_dir.split('/', 1)[1]}/train/{name}", cond))
-                test = [(cond, domain, label, i) for domain, conds in (("source", sources), ("target", [target]))
+                test = [(cond, domain, label, i) for domain, conds in (("source", sources), ("target", targets))
                         for label in (0, 1) for i, cond in enumerate([conds[j % len(conds)] for j in range(preset.test_per_cell)])]
                 if source == "eval_data":
                     test = [test[j] for j in np.random.default_rng(key + [5]).permutation(len(test))]
@@ -184,12 +125,13 @@ def _domain_plan(task: TaskYear, preset: Preset, seed: int):
                         truth.append((machine_type, section, name, original, label, domain, shown(cond)))
                     folder = task.test_folder(domain)
                     clips.append((f"{base_dir}/{folder}/{name}", machine_type, key, cond, bool(label),
-                                  key + [1 + label, i, int(domain == "target")]))
+                                  key + [1 + label, i, int(domain == "target")], seconds))
                     rows.append((f"{base_dir.split('/', 1)[1]}/{folder}/{name}", cond))
                 if task.supplemental and source == "dev_data":
                     for i in range(max(preset.target_train, 3)):
                         name = f"section_{section}_machine_{first + i:04d}_.wav"
-                        clips.append((f"{base_dir}/supplemental/{name}", machine_type, key, sources[0], False, key + [3, i, 0]))
+                        clips.append((f"{base_dir}/supplemental/{name}", machine_type, key, sources[0], False, key + [3, i, 0],
+                                      seconds))
 
     def write_metadata(tmp: Path) -> None:
         if task.attribute_files:
@@ -199,26 +141,31 @@ def _domain_plan(task: TaskYear, preset: Preset, seed: int):
 
 
 def _write(job):
-    rel, machine_type, key, cond, anomalous, clip_seed, out, seconds, far = job
+    rel, machine_type, key, cond, anomalous, clip_seed, seconds, out, far = job
     params = synth.MACHINES[recipe(machine_type)].params(np.random.default_rng(key))
-    audio = render(machine_type, params, cond, clip_seed, seconds, anomalous, far)
+    if cond is None:  # 2020: the recipe as it is
+        audio = synth.render_clip(machine_type, params, clip_seed, seconds, anomalous)
+    else:
+        audio = recording.render(machine_type, params, cond, clip_seed, seconds, anomalous, far)
     path = out / rel
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(str(path), audio, SAMPLE_RATE, subtype="PCM_16")
 
 
 def _write_attributes(tmp: Path, task: TaskYear, attribute_rows: dict) -> None:
-    """`attributes_XX.csv` beside `train/`: `file_name,d1p,d1v,d2p,d2v` (concealed years leave the values out
-    for the concealed types, as the real files do)."""
+    """`attributes_XX.csv` beside `train/`: `file_name,d1p,d1v,d2p,d2v,...`, as many pairs as the section's
+    attributes have (concealed years leave the values out for the concealed types, as the real files do)."""
     for (base_dir, section), rows in attribute_rows.items():
+        pairs = [list(parse_attributes(cond.attributes).items()) for _, cond in rows]
+        width = max(len(p) for p in pairs)
         with open(tmp / base_dir / f"attributes_{section}.csv", "w", newline="") as f:
             writer = csv.writer(f, lineterminator="\n")
-            writer.writerow(["file_name", "d1p", "d1v", "d2p", "d2v"])
-            for name, cond in rows:
+            writer.writerow(["file_name"] + [f"d{i + 1}{c}" for i in range(width) for c in "pv"])
+            for (name, _), attrs in zip(rows, pairs):
                 if task.concealed is not None and Path(name).stem.endswith(f"_{task.concealed}"):
-                    writer.writerow([name, task.concealed, "", "", ""])
+                    writer.writerow([name, task.concealed] + [""] * (2 * width - 1))
                 else:
-                    writer.writerow([name, "spd", cond.speed, "noise", cond.noise])
+                    writer.writerow([name] + [v for pair in attrs for v in pair] + [""] * (2 * (width - len(attrs))))
 
 
 def _write_ground_truth(tmp: Path, task: TaskYear, truth: list) -> None:
@@ -274,7 +221,7 @@ def generate(out: str | Path, task: str = DEFAULT_TASK, preset: str = "small", s
     plan = _machine_id_plan if year.scheme == "2020" else _domain_plan
     clips, write_metadata = plan(year, spec, seed)
     with atomic_folder(out) as tmp:
-        jobs = [(*c, tmp, spec.seconds, year.channels == 2) for c in clips]
+        jobs = [(*c, tmp, year.channels == 2) for c in clips]
         write_all(_write, jobs, f"generate {task} {preset}", workers)
         write_metadata(tmp)
         (tmp / "GENERATED.txt").write_text(f"asd-bench generated data set: task={task} preset={preset} seed={seed} "

@@ -32,6 +32,7 @@ class TaskYear:
     supplemental: ClassVar[bool] = False       # a supplemental/ folder of extra clips (2025)
     concealed: ClassVar[str | None] = None     # how a name marks concealed attributes ("noAttribute", "")
     numbering_from: ClassVar[int] = 0          # first clip number in names
+    clip_seconds: ClassVar[dict[str, float]] = {}  # real clip lengths that differ from 10 s, per machine type
     # where the data is: per part (`dev`, `train`: additional training, `test`: evaluation test), the Zenodo
     # record and the archive name (`{type}` for the machine type); archives named otherwise, by (part, type)
     zenodo: ClassVar[dict[str, tuple[int, str]]] = {}

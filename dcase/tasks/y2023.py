@@ -12,3 +12,4 @@ class DCASE2023(TaskYear):
     baseline = "ae2023"  # nttcslab/dcase2023_task2_baseline_ae serves 2023 to 2025
     dev_types = {t: ("00",) for t in SEVEN_2022}
     eval_types = {t: ("00",) for t in ("ToyDrone", "ToyNscale", "ToyTank", "Vacuum", "bandsaw", "grinder", "shaker")}
+    clip_seconds = {"ToyCar": 12.0, "ToyTrain": 12.0}  # measured on the real release clips
