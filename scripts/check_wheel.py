@@ -3,7 +3,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-REQUIRED = ["dcase/calibration.json", "dcase/tasks/base.py", "datatools/calibrate.py", "bench/cli.py",
+REQUIRED = ["dcase/calibration.json", "dcase/domain_calibration.json", "dcase/attribute_schemas.json", "dcase/tasks/base.py", "datatools/calibrate.py", "bench/cli.py",
             "leaderboard/columns.py", "methods/knn.py", "embeddings/pipeline.py", "core/plugins.py"]
 
 names = set(zipfile.ZipFile(sys.argv[1]).namelist())
