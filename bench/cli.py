@@ -116,7 +116,8 @@ def cmd_run(args) -> None:
     from methods.registry import MethodError
     try:
         rows = run(RunConfig(data=args.data, preset=args.preset, methods=args.methods, device=args.device,
-                             results=args.results, leaderboard=args.leaderboard, cache=args.cache, skip_bad=args.skip_bad,
+                             results=args.results, leaderboard=args.leaderboard, render=not args.no_render,
+                             cache=args.cache, skip_bad=args.skip_bad,
                              seeds=seeds(args.seeds), embedder=args.embedder, task=args.task, ground_truth=args.ground_truth,
                              aux_label=args.aux_label, supplemental=args.supplemental, channel=args.channel,
                              overrides=overrides(args.set)))
@@ -125,7 +126,7 @@ def cmd_run(args) -> None:
     if rows.empty:  # a rank other than 0 under torchrun
         return
     _print_summary(rows)
-    print(f"leaderboard: {args.leaderboard}")
+    print(f"leaderboard: {args.leaderboard}" + (" (not re-rendered: --no-render)" if args.no_render else ""))
 
 
 def _print_summary(rows) -> None:
@@ -329,6 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "hear:module=NAME")
     run.add_argument("--results", type=Path, default=Path("results"))
     run.add_argument("--leaderboard", type=Path, default=Path("leaderboard/LEADERBOARD.md"))
+    run.add_argument("--no-render", action="store_true", help="store the rows and draw the plots but leave the leaderboard "
+                     "as it is, for a later run or `bench leaderboard` to render (make run renders once, at its end)")
     run.set_defaults(func=cmd_run)
 
     train = sub.add_parser("train", parents=[common], help="train the ID classifier (resumes an interrupted run)")

@@ -40,6 +40,7 @@ class RunConfig:
     device: str = "auto"
     results: Path = Path("results")
     leaderboard: Path = Path("leaderboard/LEADERBOARD.md")
+    render: bool = True            # re-render the leaderboard at the end (its plots are drawn either way)
     cache: Path = Path(".cache")
     skip_bad: bool = False
     seed: int = 0                  # the generated data set's seed
@@ -271,7 +272,8 @@ def run(config: RunConfig) -> pd.DataFrame:
         layout_of(task).plot(clip_scores, first, Path(config.leaderboard).parent / "plots", embedded_by)
         meta["stage_seconds"], meta["failed"] = timer.seconds, failed
         atomic.write_text(meta_path, json.dumps(meta, indent=2, default=str))
-        render(Path(config.results), Path(config.leaderboard))
+        if config.render:
+            render(Path(config.results), Path(config.leaderboard))
     print(timer.line())
     if failed:
         raise ScorerError(f"{len(failed)} of {len(applicable)} methods failed ({'; '.join(failed.values())}); the "

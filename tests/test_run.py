@@ -153,3 +153,15 @@ def test_bench_evaluate_recomputes_the_stored_rows_from_the_submission_files(fin
         assert len(merged) == len(stored) > 0
         assert (merged.auc - merged.auc_stored).abs().max() < 1e-12
         assert (merged.pauc - merged.pauc_stored).abs().max() < 1e-12
+
+
+def test_no_render_stores_rows_and_plots_but_leaves_the_leaderboard(finished, tmp_path):
+    config, _ = finished
+    board = tmp_path / "board" / "LEADERBOARD.md"
+    quiet = RunConfig(**{**config.__dict__, "methods": "centroid", "seeds": (0,), "render": False,
+                         "results": tmp_path / "results", "leaderboard": board})
+    rows = run(quiet)
+    assert set(rows.method) == {"centroid"} and (tmp_path / "results" / "results.csv").is_file()
+    assert not board.exists() and any((tmp_path / "board" / "plots").glob("*.png"))
+    main(["leaderboard", "--results", str(tmp_path / "results"), "--leaderboard", str(board)])
+    assert "| centroid " in board.read_text()
