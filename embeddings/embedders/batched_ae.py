@@ -43,59 +43,37 @@ def _stack(models: list[DenseAutoencoder]) -> tuple[list[dict], list[torch.Tenso
 
 
 def _forward(layers: list[dict], x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """(K, d, B) -> (K, d, B), channels first. With `mask` (K, B): training, BatchNorm on each model's own real rows
-    (and its running statistics updated where a model has two rows or more); without: evaluation, running
-    statistics. Channels first, each layer is one batched product weight @ activations, and BatchNorm over a full
-    batch is torch's own on a (1, K x channels, B) view: no copies between layers."""
+    """(K, B, d) -> (K, B, d). With `mask` (K, B): training, BatchNorm on each model's own real rows (and its
+    running statistics updated where a model has two rows or more); without: evaluation, running statistics."""
     h = x
     full = mask is not None and bool((mask > 0).all())
     for layer in layers:
-        h = torch.baddbmm(layer["bias"][:, :, None], layer["weight"], h)
+        h = torch.baddbmm(layer["bias"][:, None, :], h, layer["weight"].transpose(1, 2))
         if "gamma" not in layer:
             continue
         if mask is None:
-            mean, var = layer["mean"][:, :, None], layer["var"][:, :, None]
-        elif full:  # every model a batch of the same size: statistics per (model, channel) over the batch
-            k, c, b = h.shape
-            flat = nn.functional.batch_norm(h.reshape(1, k * c, b), layer["mean"].view(-1), layer["var"].view(-1),
-                                            layer["gamma"].reshape(-1), layer["beta"].reshape(-1), training=True,
-                                            momentum=layer["momentum"], eps=layer["eps"])
-            h = torch.relu(flat.view(k, c, b))
+            mean, var = layer["mean"][:, None, :], layer["var"][:, None, :]
+        elif full:  # every model a batch of the same size: torch's own BatchNorm over (batch, model x channel)
+            k, b, c = h.shape
+            flat = nn.functional.batch_norm(h.transpose(0, 1).reshape(b, k * c), layer["mean"].view(-1),
+                                            layer["var"].view(-1), layer["gamma"].reshape(-1), layer["beta"].reshape(-1),
+                                            training=True, momentum=layer["momentum"], eps=layer["eps"])
+            h = torch.relu(flat.reshape(b, k, c).transpose(0, 1))
             continue
         else:
             n = mask.sum(1).clamp_min(1)[:, None]
-            w = mask[:, None, :]
-            batch_mean = (h * w).sum(2) / n
-            batch_var = (((h - batch_mean[:, :, None]) ** 2) * w).sum(2) / n
+            w = mask[..., None]
+            batch_mean = (h * w).sum(1) / n
+            batch_var = (((h - batch_mean[:, None, :]) ** 2) * w).sum(1) / n
             with torch.no_grad():
                 active = (mask.sum(1) > 1)[:, None]
                 unbiased = batch_var * n / (n - 1).clamp_min(1)
                 m = layer["momentum"]
                 layer["mean"].copy_(torch.where(active, (1 - m) * layer["mean"] + m * batch_mean, layer["mean"]))
                 layer["var"].copy_(torch.where(active, (1 - m) * layer["var"] + m * unbiased, layer["var"]))
-            mean, var = batch_mean[:, :, None], batch_var[:, :, None]
-        h = torch.relu((h - mean) / torch.sqrt(var + layer["eps"]) * layer["gamma"][:, :, None] + layer["beta"][:, :, None])
+            mean, var = batch_mean[:, None, :], batch_var[:, None, :]
+        h = torch.relu((h - mean) / torch.sqrt(var + layer["eps"]) * layer["gamma"][:, None, :] + layer["beta"][:, None, :])
     return h
-
-
-class _SquaredError(torch.autograd.Function):
-    """Per model, the summed squared difference of `out` and `x` over its real rows (`mask`; None: all rows) times
-    `scale`: one pass over the (K, B, d) batch each way, where autograd's composite of the same takes eight (and on a
-    CPU these large element-wise passes, not the small matrix products, were most of a step)."""
-
-    @staticmethod
-    def forward(ctx, out, x, mask, scale):
-        diff = out - x
-        if mask is not None:
-            diff.mul_(mask)
-        flat = diff.reshape(len(diff), 1, -1)
-        ctx.save_for_backward(diff, scale)
-        return torch.bmm(flat, flat.transpose(1, 2)).view(-1) * scale
-
-    @staticmethod
-    def backward(ctx, grad):
-        diff, scale = ctx.saved_tensors
-        return diff.mul_((2 * scale * grad)[:, None, None]), None, None, None
 
 
 def _unstack(layers: list[dict], models: list[DenseAutoencoder], steps: torch.Tensor) -> None:
@@ -132,7 +110,7 @@ def train_autoencoders(data: list[tuple[torch.Tensor, torch.Tensor]], epochs: in
     moments = [(torch.zeros_like(p), torch.zeros_like(p)) for p in params]
     steps = torch.zeros(k_models, dtype=torch.long)
     logs = [[] for _ in data]
-    buffer = torch.empty(k_models, batch_size, dim, dtype=pool.dtype)
+    rows = torch.arange(k_models)[:, None]
     for epoch in tqdm(range(epochs), desc=desc, unit="epoch", leave=False):
         batches = [torch.randperm(int(n), generator=g).split(batch_size) for n, g in zip(sizes, generators)]
         totals = torch.zeros(k_models, dtype=torch.float64)
@@ -143,15 +121,11 @@ def train_autoencoders(data: list[tuple[torch.Tensor, torch.Tensor]], epochs: in
             mask = torch.zeros(k_models, width, dtype=pool.dtype)
             for k, c in enumerate(chosen):
                 index[k, :len(c)], mask[k, :len(c)] = c, 1.0
-            x = buffer[:, :width]
-            for k in range(k_models):  # into one reused buffer: a fresh large tensor per step costs page faults
-                torch.index_select(pool[k], 0, index[k], out=x[k])
+            x = pool[rows, index]
             counts = mask.sum(1)
             active = counts > 1
-            full = bool((counts == width).all())
-            out = _forward(layers, x.transpose(1, 2), mask)
-            losses = _SquaredError.apply(out, x.transpose(1, 2), None if full else mask[:, None, :],
-                                         1 / (counts.clamp_min(1) * dim))
+            out = _forward(layers, x, mask)
+            losses = (((out - x) ** 2) * mask[..., None]).sum((1, 2)) / (counts.clamp_min(1) * dim)
             for p in params:
                 p.grad = None
             losses.sum().backward()
@@ -160,7 +134,7 @@ def train_autoencoders(data: list[tuple[torch.Tensor, torch.Tensor]], epochs: in
             totals += torch.where(active, losses.detach().double() * counts.double(), 0.0)
         with torch.no_grad():
             for k, (_, held) in enumerate(data):
-                val = float(nn.functional.mse_loss(_forward([_slice(layer, k) for layer in layers], held.T[None], None)[0].T,
+                val = float(nn.functional.mse_loss(_forward([_slice(layer, k) for layer in layers], held[None], None)[0],
                                                    held)) if len(held) else float("nan")
                 logs[k].append({"epoch": epoch + 1, "loss": float(totals[k]) / int(sizes[k]), "val_loss": val})
     _unstack(layers, models, steps)
