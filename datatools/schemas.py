@@ -54,7 +54,8 @@ def collect(root: str | Path) -> dict[str, dict[str, dict[str, dict[str, int]]]]
                     key = (task, machine_type, clip.section, clip.domain, clip.stage, clip.number)
                     if key not in seen:  # one clip listed in several files counts once
                         seen.add(key)
-                        counts[task][machine_type][clip.domain][clip.attributes] += 1
+                        # 2024 slider's revealed names end in a separator (`ac_0.03_`): the same condition
+                        counts[task][machine_type][clip.domain][clip.attributes.strip("_")] += 1
     return {task: {t: {d: dict(sorted(c.items())) for d, c in sorted(doms.items())} for t, doms in sorted(types.items())}
             for task, types in sorted(counts.items())}
 
