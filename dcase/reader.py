@@ -61,7 +61,7 @@ def detect(files: list[tuple[str, str, str, Path]], root: Path) -> TaskYear:
                         "per data folder")
     sections = {c.section for c in parsed if c}
     split_test = bool(folders & {"source_test", "target_test"})  # 2021 only
-    concealed = any(p.stem.endswith("_noAttribute") for _, _, _, p in files)  # 2024 only
+    concealed = any(p.stem.endswith("_noAttribute") for _, _, _, p in files)  # 2024 and 2025
     extras = "supplemental" in folders or any(p.name.endswith("_.wav") for _, _, _, p in files)  # 2025 only
 
     def fits_year(task: TaskYear) -> bool:
@@ -71,7 +71,7 @@ def detect(files: list[tuple[str, str, str, Path]], root: Path) -> TaskYear:
             return True
         known_sections = {s for ss in task.all_types().values() for s in ss}
         return (sections <= known_sections and (len(task.test_folders) > 1) == split_test
-                and (not concealed or task.concealed == "noAttribute") and extras == task.supplemental)
+                and (not concealed or "noAttribute" in task.concealed_marks) and extras == task.supplemental)
 
     fits = [task for task in (cls() for cls in available().values()) if fits_year(task)]
     if len(fits) != 1:

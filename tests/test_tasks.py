@@ -89,6 +89,20 @@ def test_attributes_give_the_classifier_section_x_attribute_classes(micro):
             range(g.first_class.iloc[0], g.first_class.iloc[0] + g.n_classes.iloc[0]))
 
 
+def test_a_2025_set_whose_training_names_say_noattribute_is_still_2025(micro, tmp_path):
+    """Real 2025 training clips of concealed types are named `..._noAttribute.wav`, as in 2024 (the real
+    attributes_00_train_correspondence.csv files say so); the supplemental folder still marks the year."""
+    root = tmp_path / "d25"
+    shutil.copytree(micro["dcase2025"], root)
+    train = next(p for p in sorted(root.rglob("train/*.wav")))
+    clip = names.parse(train.name)
+    train.rename(train.with_name(f"section_{clip.section}_{clip.domain}_train_normal_{clip.number}_noAttribute.wav"))
+    task, table = load_clips(root)
+    assert task.name == "dcase2025"
+    renamed = table[table.file.str.endswith("_noAttribute.wav")]
+    assert len(renamed) == 1 and (renamed.attributes == "").all()
+
+
 def test_concealed_and_supplemental_clips(micro):
     _, t24 = load_clips(micro["dcase2024"])
     concealed = t24[t24.file.str.endswith("_noAttribute.wav")]

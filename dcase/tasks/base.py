@@ -31,6 +31,7 @@ class TaskYear:
     first_shot: ClassVar[bool] = True          # evaluation machine types unseen in development
     supplemental: ClassVar[bool] = False       # a supplemental/ folder of extra clips (2025)
     concealed: ClassVar[str | None] = None     # how a name marks concealed attributes ("noAttribute", "")
+    concealed_marks: ClassVar[tuple[str, ...]] = ()  # every mark its real names use (the reader accepts each)
     numbering_from: ClassVar[int] = 0          # first clip number in names
     clip_seconds: ClassVar[dict[str, float]] = {}  # real clip lengths that differ from 10 s, per machine type
     # where the data is: per part (`dev`, `train`: additional training, `test`: evaluation test), the Zenodo

@@ -15,3 +15,4 @@ class DCASE2024(TaskYear):
     eval_types = {t: ("00",) for t in ("3DPrinter", "AirCompressor", "BrushlessMotor", "HairDryer", "HoveringDrone",
                                        "RoboticArm", "Scanner", "ToothBrush", "ToyCircuit")}
     concealed, numbering_from = "noAttribute", 1
+    concealed_marks = ("noAttribute",)
