@@ -25,12 +25,11 @@ from datatools.calibrate import band_to_control
 from datatools.datastats import domain_stats, type_stats
 from dcase import recording, synth
 from dcase.audio import SAMPLE_RATE
-from dcase.generate import PRESETS, section_key
+from dcase.generate import PRESETS, clip_seed, section_key, section_params
 from dcase.tasks import get_task
 
 TASK = "dcase2023"
 SHIFT_TYPE = "valve"  # the one type with real clips in every test cell
-TARGETS = ("shift", "anomaly source", "anomaly target", "AUC-source", "AUC-target")
 
 
 def halves(real: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -48,15 +47,15 @@ def render_set(machine_type: str, calibration: dict, out: Path, seed: int, per_c
     task = get_task(TASK)
     sources, targets = recording.conditions(task.name, task.year, seed, machine_type, "00", calibration)
     key = section_key(task, seed, machine_type, "00")
-    params = synth.MACHINES[recording.recipe(machine_type)].params(np.random.default_rng(key))
+    params = section_params(machine_type, key)
     plan = [("train", "source", 0, i, sources[i % len(sources)]) for i in range(train)]
     plan += [("test", domain, label, i, conds[i % len(conds)]) for domain, conds in (("source", sources), ("target", targets))
              for label in (0, 1) for i in range(per_cell)]
     rows = []
     out.mkdir(parents=True, exist_ok=True)
     for split, domain, label, i, cond in plan:
-        clip_seed = key + ([0, i, 0] if split == "train" else [1 + label, i, int(domain == "target")])
-        audio = recording.render(machine_type, params, cond, clip_seed, seconds, bool(label), calibration=calibration)
+        audio = recording.render(machine_type, params, cond, clip_seed(key, split, domain, label, i), seconds, bool(label),
+                                 calibration=calibration)
         path = out / f"{machine_type}_{split}_{domain}_{label}_{i:04d}.wav"
         sf.write(str(path), audio, SAMPLE_RATE, subtype="PCM_16")
         rows.append(dict(path=str(path), machine_type=machine_type, split=split, domain=domain, label=label))
@@ -85,7 +84,6 @@ def measure_rendered(machine_type: str, calibration: dict, out: Path, seeds: lis
     runs = []
     for s in seeds:
         folder = out / f"{machine_type}-{s}"
-        folder.mkdir(parents=True)
         runs.append(measure(render_set(machine_type, calibration, folder, s, per_cell, train))[machine_type])
         shutil.rmtree(folder)
     return {k: np.mean([r[k] for r in runs], axis=0) for k in runs[0]}

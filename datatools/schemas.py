@@ -14,8 +14,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from dcase.names import parse
-
-SCHEMA_FILE = Path(__file__).resolve().parents[1] / "dcase" / "attribute_schemas.json"
+from dcase.recording import SCHEMA_FILE
 
 
 def _names(cell: str) -> str | None:

@@ -59,6 +59,16 @@ def section_key(task: TaskYear, seed: int, machine_type: str, section: str) -> l
     return [seed, number, int(section)]
 
 
+def section_params(machine_type: str, key: list[int]) -> dict:
+    """A section's (a 2020 machine ID's) draw of its recipe's machine parameters."""
+    return synth.MACHINES[recipe(machine_type)].params(np.random.default_rng(key))
+
+
+def clip_seed(key: list[int], stage: str, domain: str, label: int, i: int) -> list[int]:
+    """What seeds the `i`-th clip of a section's stage (train, test, supplemental), domain and label (2021 on)."""
+    return key + [{"train": 0, "test": 1 + label, "supplemental": 3}[stage], i, int(domain == "target")]
+
+
 def _machine_id_plan(task: TaskYear, preset: Preset, seed: int):
     """2020: per machine ID, normal training clips and labelled test clips, no domains. Every clip as
     (relative path, type, section key, condition, anomalous, clip seed), and the writer of the ground truth."""
@@ -109,8 +119,8 @@ def _domain_plan(task: TaskYear, preset: Preset, seed: int):
                 train += [(targets[i % len(targets)], "target", i) for i in range(preset.target_train)]
                 for cond, domain, i in train:
                     name = task.train_name(section, domain, first + i, shown(cond))
-                    clips.append((f"{base_dir}/train/{name}", machine_type, key, cond, False, key + [0, i, int(domain == "target")],
-                                  seconds))
+                    clips.append((f"{base_dir}/train/{name}", machine_type, key, cond, False,
+                                  clip_seed(key, "train", domain, 0, i), seconds))
                     rows.append((f"{base_dir.split('/', 1)[1]}/train/{name}", cond))
                 test = [(cond, domain, label, i) for domain, conds in (("source", sources), ("target", targets))
                         for label in (0, 1) for i, cond in enumerate([conds[j % len(conds)] for j in range(preset.test_per_cell)])]
@@ -125,13 +135,13 @@ def _domain_plan(task: TaskYear, preset: Preset, seed: int):
                         truth.append((machine_type, section, name, original, label, domain, shown(cond)))
                     folder = task.test_folder(domain)
                     clips.append((f"{base_dir}/{folder}/{name}", machine_type, key, cond, bool(label),
-                                  key + [1 + label, i, int(domain == "target")], seconds))
+                                  clip_seed(key, "test", domain, label, i), seconds))
                     rows.append((f"{base_dir.split('/', 1)[1]}/{folder}/{name}", cond))
                 if task.supplemental and source == "dev_data":
                     for i in range(max(preset.target_train, 3)):
                         name = f"section_{section}_machine_{first + i:04d}_.wav"
-                        clips.append((f"{base_dir}/supplemental/{name}", machine_type, key, sources[0], False, key + [3, i, 0],
-                                      seconds))
+                        clips.append((f"{base_dir}/supplemental/{name}", machine_type, key, sources[0], False,
+                                      clip_seed(key, "supplemental", "source", 0, i), seconds))
 
     def write_metadata(tmp: Path) -> None:
         if task.attribute_files:
@@ -142,7 +152,7 @@ def _domain_plan(task: TaskYear, preset: Preset, seed: int):
 
 def _write(job):
     rel, machine_type, key, cond, anomalous, clip_seed, seconds, out, far = job
-    params = synth.MACHINES[recipe(machine_type)].params(np.random.default_rng(key))
+    params = section_params(machine_type, key)
     if cond is None:  # 2020: the recipe as it is
         audio = synth.render_clip(machine_type, params, clip_seed, seconds, anomalous)
     else:
