@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check "torch==2.14.1" "torchaudio==2.11.0"
 	$(BIN)/pip install -q --disable-pip-version-check -e ".[test]" --config-settings editable_mode=compat
 	$(BIN)/python -c "import torch, torchaudio, faiss, sklearn, bench, pytest"
+	$(BIN)/python -c "from embeddings.embedders.ae_kernels import compile_kernels; compile_kernels()"
 	touch $(STAMP)
 
 # a DCASE 2023 stand-in (source/target domains, first-shot types) with every scorer, the domain-aware ones included

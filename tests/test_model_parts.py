@@ -76,3 +76,20 @@ def test_windows_cover_the_clip():
     assert windows(70, 32) == [0, 16, 32, 38]
     with pytest.raises(KeyError, match="unknown model"):
         get_model("resnet5000")
+
+
+def test_stem_max_pool_equals_torch_max_pool_in_values_and_gradients():
+    """The channels-last stem pooling must be the same function: ties (zeros after ReLU) included."""
+    from embeddings.models.resnet import StemMaxPool
+    torch.manual_seed(0)
+    x = torch.relu(torch.randn(5, 4, 17, 12))
+    x[:, :, ::3] = 0
+    grad = torch.randn(5, 4, 9, 6)
+    outs = []
+    for pool in (torch.nn.MaxPool2d(3, 2, 1), StemMaxPool()):
+        leaf = x.clone().requires_grad_(True)
+        y = pool(leaf)
+        y.backward(grad)
+        outs.append((y.detach(), leaf.grad))
+    assert torch.equal(outs[0][0], outs[1][0])
+    assert torch.equal(outs[0][1], outs[1][1])

@@ -3,93 +3,158 @@
 Each type keeps its own data, initial weights, batch order (its own generator), validation split, BatchNorm
 statistics and Adam state, so each comes out as the model `train_autoencoder` trains for it alone; but every
 step runs one batched matrix product per layer for all types at once, which is what a CPU needs for these
-small layers (the one-at-a-time loop spends its time on per-step overhead, not arithmetic). A type whose
-batches are used up, or whose batch holds one vector (BatchNorm needs two, as the loop skips it), sits a step
-out: its weights, statistics and Adam state do not move.
+small layers (the one-at-a-time loop spends its time on per-step overhead, not arithmetic). The backward pass
+is written out: torch's `bmm` for the products, `ae_kernels`' fused loops for BatchNorm, ReLU, the loss and
+Adam. A type whose batches are used up, or whose batch holds one vector (BatchNorm needs two, as the loop skips
+it), sits a step out: its weights, statistics and Adam state do not move.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
 
+from embeddings.embedders import ae_kernels
 from embeddings.embedders.autoencoder import DenseAutoencoder
 
 BETAS, ADAM_EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults, which `train_autoencoder` uses
 
 
-def _stack(models: list[DenseAutoencoder]) -> tuple[list[dict], list[torch.Tensor]]:
-    """Per layer, its parameters and BatchNorm buffers stacked over the models (leading dimension K)."""
+@dataclass
+class Layer:
+    """One layer of K stacked models: Linear weight (K, out, in) and bias (K, out); for a hidden layer also its
+    BatchNorm's gamma, beta and running statistics (K, out)."""
+    weight: torch.Tensor
+    bias: torch.Tensor
+    norm: nn.BatchNorm1d | None = None
+    gamma: torch.Tensor | None = None
+    beta: torch.Tensor | None = None
+    mean: torch.Tensor | None = None
+    var: torch.Tensor | None = None
+
+    def params(self) -> list[torch.Tensor]:
+        return [t for t in (self.weight, self.bias, self.gamma, self.beta) if t is not None]
+
+
+def _stack(models: list[DenseAutoencoder]) -> list[Layer]:
     layers = []
     for i, block in enumerate(models[0].net):
-        group = [m.net[i] for m in models]
-        layer = {"weight": torch.stack([(g[0] if isinstance(g, nn.Sequential) else g).weight.detach() for g in group]),
-                 "bias": torch.stack([(g[0] if isinstance(g, nn.Sequential) else g).bias.detach() for g in group])}
-        if isinstance(block, nn.Sequential):
-            norm = block[1]
-            layer.update(gamma=torch.stack([g[1].weight.detach() for g in group]),
-                         beta=torch.stack([g[1].bias.detach() for g in group]),
-                         mean=torch.stack([g[1].running_mean for g in group]).clone(),
-                         var=torch.stack([g[1].running_var for g in group]).clone(), eps=norm.eps,
-                         momentum=norm.momentum)
+        hidden = isinstance(block, nn.Sequential)
+        linears = [m.net[i][0] if hidden else m.net[i] for m in models]
+        layer = Layer(torch.stack([lin.weight.detach() for lin in linears]).clone(),
+                      torch.stack([lin.bias.detach() for lin in linears]).clone())
+        if hidden:
+            norms = [m.net[i][1] for m in models]
+            layer.norm = norms[0]
+            layer.gamma, layer.beta, layer.mean, layer.var = (
+                torch.stack([getattr(bn, key).detach() for bn in norms]).clone()
+                for key in ("weight", "bias", "running_mean", "running_var"))
         layers.append(layer)
-    params = []
-    for layer in layers:
-        for key in ("weight", "bias", "gamma", "beta"):
-            if key in layer:
-                layer[key] = layer[key].clone().requires_grad_(True)
-                params.append(layer[key])
-    return layers, params
+    return layers
 
 
-def _forward(layers: list[dict], x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """(K, B, d) -> (K, B, d). With `mask` (K, B): training, BatchNorm on each model's own real rows (and its
-    running statistics updated where a model has two rows or more); without: evaluation, running statistics."""
-    h = x
-    full = mask is not None and bool((mask > 0).all())
-    for layer in layers:
-        h = torch.baddbmm(layer["bias"][:, None, :], h, layer["weight"].transpose(1, 2))
-        if "gamma" not in layer:
-            continue
-        if mask is None:
-            mean, var = layer["mean"][:, None, :], layer["var"][:, None, :]
-        elif full:  # every model a batch of the same size: torch's own BatchNorm over (batch, model x channel)
-            k, b, c = h.shape
-            flat = nn.functional.batch_norm(h.transpose(0, 1).reshape(b, k * c), layer["mean"].view(-1),
-                                            layer["var"].view(-1), layer["gamma"].reshape(-1), layer["beta"].reshape(-1),
-                                            training=True, momentum=layer["momentum"], eps=layer["eps"])
-            h = torch.relu(flat.reshape(b, k, c).transpose(0, 1))
-            continue
-        else:
-            n = mask.sum(1).clamp_min(1)[:, None]
-            w = mask[..., None]
-            batch_mean = (h * w).sum(1) / n
-            batch_var = (((h - batch_mean[:, None, :]) ** 2) * w).sum(1) / n
-            with torch.no_grad():
-                active = (mask.sum(1) > 1)[:, None]
-                unbiased = batch_var * n / (n - 1).clamp_min(1)
-                m = layer["momentum"]
-                layer["mean"].copy_(torch.where(active, (1 - m) * layer["mean"] + m * batch_mean, layer["mean"]))
-                layer["var"].copy_(torch.where(active, (1 - m) * layer["var"] + m * unbiased, layer["var"]))
-            mean, var = batch_mean[:, None, :], batch_var[:, None, :]
-        h = torch.relu((h - mean) / torch.sqrt(var + layer["eps"]) * layer["gamma"][:, None, :] + layer["beta"][:, None, :])
-    return h
-
-
-def _unstack(layers: list[dict], models: list[DenseAutoencoder], steps: torch.Tensor) -> None:
+def _unstack(layers: list[Layer], models: list[DenseAutoencoder], steps: torch.Tensor) -> None:
     with torch.no_grad():
         for k, model in enumerate(models):
             for layer, block in zip(layers, model.net):
                 linear = block[0] if isinstance(block, nn.Sequential) else block
-                linear.weight.copy_(layer["weight"][k])
-                linear.bias.copy_(layer["bias"][k])
-                if isinstance(block, nn.Sequential):
-                    block[1].weight.copy_(layer["gamma"][k])
-                    block[1].bias.copy_(layer["beta"][k])
-                    block[1].running_mean.copy_(layer["mean"][k])
-                    block[1].running_var.copy_(layer["var"][k])
-                    block[1].num_batches_tracked.fill_(int(steps[k]))
+                linear.weight.copy_(layer.weight[k])
+                linear.bias.copy_(layer.bias[k])
+                if layer.norm is not None:
+                    bn = block[1]
+                    bn.weight.copy_(layer.gamma[k])
+                    bn.bias.copy_(layer.beta[k])
+                    bn.running_mean.copy_(layer.mean[k])
+                    bn.running_var.copy_(layer.var[k])
+                    bn.num_batches_tracked.fill_(int(steps[k]))
             model.eval()
+
+
+class _Step:
+    """Forward, backward and update of one batch of every model; buffers are kept between steps."""
+
+    def __init__(self, layers: list[Layer], lr: float):
+        self.layers, self.lr = layers, lr
+        self.params = [p for layer in layers for p in layer.params()]
+        self.grads = [torch.zeros_like(p) for p in self.params]
+        self.moments = [(torch.zeros_like(p), torch.zeros_like(p)) for p in self.params]
+
+    def __call__(self, x: torch.Tensor, n: torch.Tensor, steps: torch.Tensor) -> np.ndarray:
+        """x (K, rows, d), each model's first n[k] rows its batch; returns each model's loss (0 when it sits out)."""
+        count = n.numpy()
+        saved, h = [], x
+        for layer in self.layers[:-1]:
+            z = torch.baddbmm(layer.bias[:, None, :], h, layer.weight.transpose(1, 2))
+            y = torch.empty_like(z)
+            mean = np.empty(layer.gamma.shape)
+            var = np.empty(layer.gamma.shape)
+            ae_kernels.batch_norm_relu(z.numpy(), count, layer.gamma.numpy(), layer.beta.numpy(), layer.norm.eps,
+                                       y.numpy(), mean, var)
+            self._running_statistics(layer, mean, var, count)
+            saved.append((h, z, y, mean, var))
+            h = y
+        last = self.layers[-1]
+        out = torch.baddbmm(last.bias[:, None, :], h, last.weight.transpose(1, 2))
+        dout = torch.empty_like(out)
+        losses = np.empty(len(count))
+        ae_kernels.mse_and_gradient(out.numpy(), x.numpy(), count, dout.numpy(), losses)
+        grads = iter(reversed(self.grads))  # filled in reverse parameter order: beta, gamma, bias, weight per layer
+        delta = dout
+        for i in reversed(range(len(self.layers))):
+            layer = self.layers[i]
+            h_in = saved[i][0] if i < len(saved) else h
+            if layer.norm is not None:  # delta is the gradient at this layer's output y: back through BN and ReLU
+                _, z, y, mean, var = saved[i]
+                d_beta, d_gamma, d_bias = next(grads), next(grads), next(grads)
+                dz = torch.empty_like(z)
+                ae_kernels.batch_norm_relu_backward(delta.numpy(), z.numpy(), y.numpy(), count, mean, var,
+                                                    layer.gamma.numpy(), layer.norm.eps, dz.numpy(), d_gamma.numpy(),
+                                                    d_beta.numpy(), d_bias.numpy())
+                delta = dz
+            else:
+                d_bias = next(grads)
+                torch.sum(delta, 1, out=d_bias)
+            torch.bmm(delta.transpose(1, 2), h_in, out=next(grads))
+            if i:
+                delta = torch.bmm(delta, layer.weight)
+        active = count > 1
+        steps += torch.from_numpy(active)
+        self._adam(steps.numpy(), active)
+        return losses
+
+    @staticmethod
+    def _running_statistics(layer: Layer, mean: np.ndarray, var: np.ndarray, count: np.ndarray) -> None:
+        """BatchNorm's running mean and unbiased variance, moved by `momentum` where a model has a batch."""
+        active = count > 1
+        unbiased = var * (count / np.maximum(count - 1, 1))[:, None]
+        m = layer.norm.momentum
+        for running, batch in ((layer.mean, mean), (layer.var, unbiased)):
+            value = running.numpy()
+            value[active] = (1 - m) * value[active] + m * batch[active]
+
+    def _adam(self, steps: np.ndarray, active: np.ndarray) -> None:
+        beta1, beta2 = BETAS
+        t = np.maximum(steps, 1).astype(np.float64)
+        step_size = self.lr / (1 - beta1 ** t)
+        correction2 = np.sqrt(1 - beta2 ** t)
+        for p, g, (m, v) in zip(self.params, self.grads, self.moments):
+            k = len(p)
+            ae_kernels.adam(p.numpy().reshape(k, -1), g.numpy().reshape(k, -1), m.numpy().reshape(k, -1),
+                            v.numpy().reshape(k, -1), step_size, correction2, active, beta1, beta2, ADAM_EPS)
+
+
+def _evaluate(layers: list[Layer], k: int, x: torch.Tensor) -> torch.Tensor:
+    """Model k in evaluation mode (running statistics), as `DenseAutoencoder.eval()` computes it."""
+    h = x
+    for layer in layers:
+        h = torch.addmm(layer.bias[k], h, layer.weight[k].T)
+        if layer.norm is not None:
+            h = torch.relu((h - layer.mean[k]) / torch.sqrt(layer.var[k] + layer.norm.eps) * layer.gamma[k]
+                           + layer.beta[k])
+    return h
 
 
 def train_autoencoders(data: list[tuple[torch.Tensor, torch.Tensor]], epochs: int, batch_size: int, lr: float,
@@ -100,69 +165,32 @@ def train_autoencoders(data: list[tuple[torch.Tensor, torch.Tensor]], epochs: in
     for fit, _ in data:
         torch.manual_seed(seed)  # each type starts where it would alone
         models.append(DenseAutoencoder(fit.shape[1]).to(fit.dtype))
-    layers, params = _stack(models)
+    layers = _stack(models)
+    step = _Step(layers, lr)
     k_models, dim = len(data), data[0][0].shape[1]
-    sizes = torch.tensor([len(fit) for fit, _ in data])
-    pool = torch.zeros(k_models, int(sizes.max()) + 1, dim, dtype=data[0][0].dtype)  # last row 0: padding's source
+    sizes = [len(fit) for fit, _ in data]
+    pool = torch.zeros(k_models, max(sizes) + 1, dim, dtype=data[0][0].dtype)  # last row 0: padding's source
     for k, (fit, _) in enumerate(data):
         pool[k, :len(fit)] = fit
     generators = [torch.Generator().manual_seed(seed) for _ in data]
-    moments = [(torch.zeros_like(p), torch.zeros_like(p)) for p in params]
     steps = torch.zeros(k_models, dtype=torch.long)
     logs = [[] for _ in data]
     rows = torch.arange(k_models)[:, None]
     for epoch in tqdm(range(epochs), desc=desc, unit="epoch", leave=False):
-        batches = [torch.randperm(int(n), generator=g).split(batch_size) for n, g in zip(sizes, generators)]
-        totals = torch.zeros(k_models, dtype=torch.float64)
-        for step in range(max(len(b) for b in batches)):
-            chosen = [b[step] if step < len(b) and len(b[step]) > 1 else torch.empty(0, dtype=torch.long) for b in batches]
+        batches = [torch.randperm(n, generator=g).split(batch_size) for n, g in zip(sizes, generators)]
+        totals = np.zeros(k_models)
+        for i in range(max(len(b) for b in batches)):
+            chosen = [b[i] if i < len(b) and len(b[i]) > 1 else torch.empty(0, dtype=torch.long) for b in batches]
             width = max(len(c) for c in chosen)
             index = torch.full((k_models, width), pool.shape[1] - 1, dtype=torch.long)
-            mask = torch.zeros(k_models, width, dtype=pool.dtype)
             for k, c in enumerate(chosen):
-                index[k, :len(c)], mask[k, :len(c)] = c, 1.0
-            x = pool[rows, index]
-            counts = mask.sum(1)
-            active = counts > 1
-            out = _forward(layers, x, mask)
-            losses = (((out - x) ** 2) * mask[..., None]).sum((1, 2)) / (counts.clamp_min(1) * dim)
-            for p in params:
-                p.grad = None
-            losses.sum().backward()
-            steps += active.long()
-            _adam(params, moments, steps, active, lr)
-            totals += torch.where(active, losses.detach().double() * counts.double(), 0.0)
+                index[k, :len(c)] = c
+            n = torch.tensor([len(c) for c in chosen])
+            losses = step(pool[rows, index], n, steps)
+            totals += losses * n.numpy()
         with torch.no_grad():
             for k, (_, held) in enumerate(data):
-                val = float(nn.functional.mse_loss(_forward([_slice(layer, k) for layer in layers], held[None], None)[0],
-                                                   held)) if len(held) else float("nan")
-                logs[k].append({"epoch": epoch + 1, "loss": float(totals[k]) / int(sizes[k]), "val_loss": val})
+                val = float(nn.functional.mse_loss(_evaluate(layers, k, held), held)) if len(held) else float("nan")
+                logs[k].append({"epoch": epoch + 1, "loss": float(totals[k]) / sizes[k], "val_loss": val})
     _unstack(layers, models, steps)
     return list(zip(models, logs))
-
-
-def _slice(layer: dict, k: int) -> dict:
-    return {key: value[k:k + 1] if isinstance(value, torch.Tensor) else value for key, value in layer.items()}
-
-
-def _adam(params, moments, steps: torch.Tensor, active: torch.Tensor, lr: float) -> None:
-    """torch.optim.Adam's update, per model: its own step count, and no change at all where it sat the step out."""
-    beta1, beta2 = BETAS
-    t = steps.clamp_min(1).double()
-    step_size = (lr / (1 - beta1 ** t)).to(params[0].dtype)
-    correction2 = torch.sqrt(1 - beta2 ** t).to(params[0].dtype)
-    everyone = bool(active.all())
-    with torch.no_grad():
-        for p, (m, v) in zip(params, moments):
-            shape = (-1,) + (1,) * (p.dim() - 1)
-            g = p.grad
-            if everyone:
-                m.lerp_(g, 1 - beta1)
-                v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-                p.sub_(m / (v.sqrt() / correction2.view(shape) + ADAM_EPS) * step_size.view(shape))
-                continue
-            on = active.view(shape)
-            m.copy_(torch.where(on, m.lerp(g, 1 - beta1), m))
-            v.copy_(torch.where(on, v * beta2 + (1 - beta2) * g * g, v))
-            update = m / (v.sqrt() / correction2.view(shape) + ADAM_EPS) * step_size.view(shape)
-            p.sub_(torch.where(on, update, torch.zeros_like(update)))
