@@ -16,16 +16,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -c "from embeddings.embedders.ae_kernels import compile_kernels; compile_kernels()"
 	touch $(STAMP)
 
-# a DCASE 2023 stand-in (source/target domains, first-shot types) with every scorer, the domain-aware ones included
-METHODS_2023 := softmax,centroid,gmm,lof,knn:combine=pooled,knn,knn:k=1,knn:k=1:normalize=ratio,kmeans_knn,smote_knn,mahalanobis,mahalanobis:selective=False,fusion:members=knn+mahalanobis
-
-# every run stores its rows and plots; the leaderboard is rendered once, by the last
+# every run of scripts/first-run.txt in one process (the 2020 and 2023 stand-ins, three seeds, both official
+# baselines); the leaderboard is rendered once, after the last
 run: install
-	$(BIN)/bench run --seeds 0,1,2 --no-render
-	$(BIN)/bench run --embedder ae2020 --methods mse --no-render
-	$(BIN)/bench run --task dcase2023 --methods $(METHODS_2023) --no-render
-	$(BIN)/bench run --task dcase2023 --embedder ae2023 --methods mse --no-render
-	$(BIN)/bench run --task dcase2023 --embedder ae2023:output=whitened --methods block_norm
+	$(BIN)/bench runs scripts/first-run.txt
 
 test: install
 	$(BIN)/python -m pytest -q

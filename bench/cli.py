@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -127,6 +128,28 @@ def cmd_run(args) -> None:
         return
     _print_summary(rows)
     print(f"leaderboard: {args.leaderboard}" + (" (not re-rendered: --no-render)" if args.no_render else ""))
+
+
+def cmd_runs(args) -> None:
+    """Each line of the file is one `bench run`'s arguments; all of them run in this one process (no interpreter
+    start-up per run), every line parsed before the first trains, and the leaderboard is rendered once, by the last."""
+    path = args.file
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file; write one `bench run`'s arguments per line")
+    lines = [(i, shlex.split(text, comments=True)) for i, text in enumerate(path.read_text().splitlines(), 1)]
+    lines = [(i, words) for i, words in lines if words]
+    if not lines:
+        raise UsageError(f"{path}: no runs in it; write one `bench run`'s arguments per line")
+    parser, runs = build_parser(), []
+    for i, words in lines:
+        try:
+            runs.append(parser.parse_args(["run", *words]))
+        except SystemExit:
+            raise UsageError(f"{path}:{i}: not `bench run` arguments: {' '.join(words)}") from None
+    for number, ((i, words), run_args) in enumerate(zip(lines, runs), 1):
+        run_args.no_render = run_args.no_render or number < len(runs)
+        print(f"[{number}/{len(runs)}] bench run {' '.join(words)}  ({path}:{i})", flush=True)
+        cmd_run(run_args)
 
 
 def _print_summary(rows) -> None:
@@ -333,6 +356,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-render", action="store_true", help="store the rows and draw the plots but leave the leaderboard "
                      "as it is, for a later run or `bench leaderboard` to render (make run renders once, at its end)")
     run.set_defaults(func=cmd_run)
+    runs = sub.add_parser("runs", help="several `bench run`s in one process, one line of arguments each (make run: "
+                          "scripts/first-run.txt); the leaderboard is rendered once, at the end")
+    runs.add_argument("file", type=Path)
+    runs.set_defaults(func=cmd_runs)
 
     train = sub.add_parser("train", parents=[common], help="train the ID classifier (resumes an interrupted run)")
     train.set_defaults(func=cmd_train)

@@ -165,3 +165,31 @@ def test_no_render_stores_rows_and_plots_but_leaves_the_leaderboard(finished, tm
     assert not board.exists() and any((tmp_path / "board" / "plots").glob("*.png"))
     main(["leaderboard", "--results", str(tmp_path / "results"), "--leaderboard", str(board)])
     assert "| centroid " in board.read_text()
+
+
+def test_bench_runs_runs_each_line_in_one_process_and_renders_once(finished, tmp_path, capsys):
+    config, _ = finished
+    board, results = tmp_path / "board" / "LEADERBOARD.md", tmp_path / "results"
+    common = (f"--data {config.data} --preset tiny --device cpu --cache {config.cache} --results {results} "
+              f"--leaderboard {board}")
+    plan = tmp_path / "plan.txt"
+    plan.write_text(f"# two runs\n{common} --methods centroid\n\n{common} --methods knn  # the second renders\n")
+    main(["runs", str(plan)])
+    out = capsys.readouterr().out
+    assert "[1/2] bench run" in out and "[2/2] bench run" in out
+    assert out.count("not re-rendered: --no-render") == 1, "only the last run renders the leaderboard"
+    text = board.read_text()
+    assert "| centroid " in text and "| knn " in text
+
+
+@pytest.mark.parametrize("content, message", [
+    ("# nothing\n", "no runs in it"),
+    ("--methods centroid\n--seeds\n", "plan.txt:2: not `bench run` arguments: --seeds"),
+])
+def test_bench_runs_rejects_an_empty_or_bad_file_before_running_anything(content, message, tmp_path, capsys):
+    plan = tmp_path / "plan.txt"
+    plan.write_text(content)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["runs", str(plan)])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
