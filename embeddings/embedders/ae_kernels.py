@@ -18,9 +18,10 @@ JIT = {"cache": True, "parallel": True, "fastmath": False, "nogil": True}
 
 
 @njit(**JIT)
-def batch_norm_relu(z, n, gamma, beta, eps, y, mean, var):
+def batch_norm_relu(z, n, gamma, beta, eps, y, mean, var, running_mean, running_var, momentum):
     """y = relu(gamma * (z - mean) / sqrt(var + eps) + beta) with each model's batch statistics, written to
-    `mean` and `var` (biased, as BatchNorm normalises with)."""
+    `mean` and `var` (biased, as BatchNorm normalises with); the running mean and unbiased variance move by
+    `momentum` towards them."""
     models, rows, channels = z.shape
     for k in prange(models):
         count = n[k]
@@ -30,23 +31,16 @@ def batch_norm_relu(z, n, gamma, beta, eps, y, mean, var):
             var[k] = 1
             continue
         total = np.zeros(channels)
-        for r in range(count):
-            for c in range(channels):
-                total[c] += z[k, r, c]
-        for c in range(channels):
-            total[c] /= count
         square = np.zeros(channels)
-        for r in range(count):
+        for r in range(count):  # one pass: float64 sums of z and z**2 (activations are O(10): no cancellation to fear)
             for c in range(channels):
-                d = z[k, r, c] - total[c]
-                square[c] += d * d
-        scale = np.empty(channels)
-        shift = np.empty(channels)
+                value = z[k, r, c]
+                total[c] += value
+                square[c] += value * value
+        scale, shift = _affine(k, total, square, count, gamma, beta, eps, mean, var)
         for c in range(channels):
-            mean[k, c] = total[c]
-            var[k, c] = square[c] / count
-            scale[c] = gamma[k, c] / math.sqrt(square[c] / count + eps)
-            shift[c] = beta[k, c] - total[c] * scale[c]
+            running_mean[k, c] = (1 - momentum) * running_mean[k, c] + momentum * mean[k, c]
+            running_var[k, c] = (1 - momentum) * running_var[k, c] + momentum * var[k, c] * count / (count - 1)
         for r in range(count):
             for c in range(channels):
                 value = z[k, r, c] * scale[c] + shift[c]
@@ -54,10 +48,25 @@ def batch_norm_relu(z, n, gamma, beta, eps, y, mean, var):
         y[k, count:] = 0
 
 
+@njit(cache=True)
+def _affine(k, total, square, count, gamma, beta, eps, mean, var):
+    """Model k's batch mean and variance (stored) and the scale and shift BatchNorm applies."""
+    channels = len(total)
+    scale = np.empty(channels)
+    shift = np.empty(channels)
+    for c in range(channels):
+        mean[k, c] = total[c] / count
+        var[k, c] = max(square[c] / count - mean[k, c] * mean[k, c], 0.0)
+        scale[c] = gamma[k, c] / math.sqrt(var[k, c] + eps)
+        shift[c] = beta[k, c] - mean[k, c] * scale[c]
+    return scale, shift
+
+
 @njit(**JIT)
-def batch_norm_relu_backward(dy, z, y, n, mean, var, gamma, eps, dz, dgamma, dbeta, dbias):
-    """Gradients through `batch_norm_relu` (training mode): dz for the rows, dgamma, dbeta, and dbias, the sum
-    of dz over rows (the gradient of the bias of the Linear layer before)."""
+def batch_norm_relu_backward(dy, z, n, mean, var, gamma, beta, eps, dz, dgamma, dbeta, dbias):
+    """Gradients through `batch_norm_relu` (training mode, the same `mean` and `var`): dz for the rows, dgamma,
+    dbeta, and dbias, the sum of dz over rows (the gradient of the bias of the Linear layer before). Where ReLU
+    passed is recomputed from z exactly as the forward pass decided it, so the output is not read again."""
     models, rows, channels = z.shape
     for k in prange(models):
         count = n[k]
@@ -68,27 +77,28 @@ def batch_norm_relu_backward(dy, z, y, n, mean, var, gamma, eps, dz, dgamma, dbe
         if count < 2:
             continue
         inv = np.empty(channels)
-        sum_g = np.zeros(channels)
-        sum_gx = np.zeros(channels)
+        scale = np.empty(channels)
+        shift = np.empty(channels)
         for c in range(channels):
             inv[c] = 1.0 / math.sqrt(var[k, c] + eps)
-        for r in range(count):  # ReLU's gradient first, kept in dz; selects, not branches, so the loop vectorises
+            scale[c] = gamma[k, c] / math.sqrt(var[k, c] + eps)
+            shift[c] = beta[k, c] - mean[k, c] * scale[c]
+        sum_g = np.zeros(channels)
+        sum_gx = np.zeros(channels)
+        for r in range(count):  # selects, not branches, so the loop vectorises
             for c in range(channels):
-                g = dy[k, r, c] if y[k, r, c] > 0 else 0.0
-                dz[k, r, c] = g
+                g = dy[k, r, c] if z[k, r, c] * scale[c] + shift[c] > 0 else 0.0
                 sum_g[c] += g
                 sum_gx[c] += g * (z[k, r, c] - mean[k, c]) * inv[c]
-        scale = np.empty(channels)
         for c in range(channels):
             dbeta[k, c] = sum_g[c]
             dgamma[k, c] = sum_gx[c]
-            scale[c] = gamma[k, c] * inv[c]
             sum_g[c] /= count
             sum_gx[c] /= count
         bias = np.zeros(channels)
         for r in range(count):
             for c in range(channels):
-                g = dz[k, r, c]
+                g = dy[k, r, c] if z[k, r, c] * scale[c] + shift[c] > 0 else 0.0
                 value = scale[c] * (g - sum_g[c] - (z[k, r, c] - mean[k, c]) * inv[c] * sum_gx[c])
                 dz[k, r, c] = value
                 bias[c] += value
@@ -139,7 +149,7 @@ def compile_kernels() -> None:
         n = np.array([3, 0])
         stats = (np.zeros((2, 4)), np.ones((2, 4)))
         ones, grads = np.ones((2, 4), dtype), [np.zeros((2, 4), dtype) for _ in range(3)]
-        batch_norm_relu(z, n, ones, ones, 1e-3, np.empty_like(z), *stats)
-        batch_norm_relu_backward(z, z, z, n, *stats, ones, 1e-3, np.empty_like(z), *grads)
+        batch_norm_relu(z, n, ones, ones, 1e-3, np.empty_like(z), *stats, ones.copy(), ones.copy(), 0.01)
+        batch_norm_relu_backward(z, z, n, *stats, ones, ones, 1e-3, np.empty_like(z), *grads)
         mse_and_gradient(z, z, n, np.empty_like(z), np.zeros(2))
         adam(ones.copy(), ones, ones.copy(), ones.copy(), np.ones(2), np.ones(2), n > 1, 0.9, 0.999, 1e-8)

@@ -80,21 +80,22 @@ class _Step:
         self.layers, self.lr = layers, lr
         self.params = [p for layer in layers for p in layer.params()]
         self.grads = [torch.zeros_like(p) for p in self.params]
-        self.moments = [(torch.zeros_like(p), torch.zeros_like(p)) for p in self.params]
+        # numpy views, made once: the kernels take arrays, and a step would otherwise make hundreds of them
+        self.adam_arrays = [tuple(t.numpy().reshape(len(p), -1) for t in (p, g, torch.zeros_like(p), torch.zeros_like(p)))
+                            for p, g in zip(self.params, self.grads)]
+        self.norms = [(layer.gamma.numpy(), layer.beta.numpy(), layer.mean.numpy(), layer.var.numpy(),
+                       np.empty(layer.gamma.shape), np.empty(layer.gamma.shape)) for layer in layers[:-1]]
 
     def __call__(self, x: torch.Tensor, n: torch.Tensor, steps: torch.Tensor) -> np.ndarray:
         """x (K, rows, d), each model's first n[k] rows its batch; returns each model's loss (0 when it sits out)."""
         count = n.numpy()
         saved, h = [], x
-        for layer in self.layers[:-1]:
+        for layer, (gamma, beta, running_mean, running_var, mean, var) in zip(self.layers, self.norms):
             z = torch.baddbmm(layer.bias[:, None, :], h, layer.weight.transpose(1, 2))
             y = torch.empty_like(z)
-            mean = np.empty(layer.gamma.shape)
-            var = np.empty(layer.gamma.shape)
-            ae_kernels.batch_norm_relu(z.numpy(), count, layer.gamma.numpy(), layer.beta.numpy(), layer.norm.eps,
-                                       y.numpy(), mean, var)
-            self._running_statistics(layer, mean, var, count)
-            saved.append((h, z, y, mean, var))
+            ae_kernels.batch_norm_relu(z.numpy(), count, gamma, beta, layer.norm.eps, y.numpy(), mean, var,
+                                       running_mean, running_var, layer.norm.momentum)
+            saved.append((h, z))
             h = y
         last = self.layers[-1]
         out = torch.baddbmm(last.bias[:, None, :], h, last.weight.transpose(1, 2))
@@ -107,12 +108,13 @@ class _Step:
             layer = self.layers[i]
             h_in = saved[i][0] if i < len(saved) else h
             if layer.norm is not None:  # delta is the gradient at this layer's output y: back through BN and ReLU
-                _, z, y, mean, var = saved[i]
+                z = saved[i][1]
+                gamma, beta, _, _, mean, var = self.norms[i]
                 d_beta, d_gamma, d_bias = next(grads), next(grads), next(grads)
                 dz = torch.empty_like(z)
-                ae_kernels.batch_norm_relu_backward(delta.numpy(), z.numpy(), y.numpy(), count, mean, var,
-                                                    layer.gamma.numpy(), layer.norm.eps, dz.numpy(), d_gamma.numpy(),
-                                                    d_beta.numpy(), d_bias.numpy())
+                ae_kernels.batch_norm_relu_backward(delta.numpy(), z.numpy(), count, mean, var, gamma, beta,
+                                                    layer.norm.eps, dz.numpy(), d_gamma.numpy(), d_beta.numpy(),
+                                                    d_bias.numpy())
                 delta = dz
             else:
                 d_bias = next(grads)
@@ -125,25 +127,13 @@ class _Step:
         self._adam(steps.numpy(), active)
         return losses
 
-    @staticmethod
-    def _running_statistics(layer: Layer, mean: np.ndarray, var: np.ndarray, count: np.ndarray) -> None:
-        """BatchNorm's running mean and unbiased variance, moved by `momentum` where a model has a batch."""
-        active = count > 1
-        unbiased = var * (count / np.maximum(count - 1, 1))[:, None]
-        m = layer.norm.momentum
-        for running, batch in ((layer.mean, mean), (layer.var, unbiased)):
-            value = running.numpy()
-            value[active] = (1 - m) * value[active] + m * batch[active]
-
     def _adam(self, steps: np.ndarray, active: np.ndarray) -> None:
         beta1, beta2 = BETAS
         t = np.maximum(steps, 1).astype(np.float64)
         step_size = self.lr / (1 - beta1 ** t)
         correction2 = np.sqrt(1 - beta2 ** t)
-        for p, g, (m, v) in zip(self.params, self.grads, self.moments):
-            k = len(p)
-            ae_kernels.adam(p.numpy().reshape(k, -1), g.numpy().reshape(k, -1), m.numpy().reshape(k, -1),
-                            v.numpy().reshape(k, -1), step_size, correction2, active, beta1, beta2, ADAM_EPS)
+        for arrays in self.adam_arrays:
+            ae_kernels.adam(*arrays, step_size, correction2, active, beta1, beta2, ADAM_EPS)
 
 
 def _evaluate(layers: list[Layer], k: int, x: torch.Tensor) -> torch.Tensor:
@@ -175,7 +165,7 @@ def train_autoencoders(data: list[tuple[torch.Tensor, torch.Tensor]], epochs: in
     generators = [torch.Generator().manual_seed(seed) for _ in data]
     steps = torch.zeros(k_models, dtype=torch.long)
     logs = [[] for _ in data]
-    rows = torch.arange(k_models)[:, None]
+    flat, offsets = pool.view(-1, dim), torch.arange(k_models)[:, None] * pool.shape[1]
     for epoch in tqdm(range(epochs), desc=desc, unit="epoch", leave=False):
         batches = [torch.randperm(n, generator=g).split(batch_size) for n, g in zip(sizes, generators)]
         totals = np.zeros(k_models)
@@ -186,7 +176,8 @@ def train_autoencoders(data: list[tuple[torch.Tensor, torch.Tensor]], epochs: in
             for k, c in enumerate(chosen):
                 index[k, :len(c)] = c
             n = torch.tensor([len(c) for c in chosen])
-            losses = step(pool[rows, index], n, steps)
+            x = torch.index_select(flat, 0, (index + offsets).view(-1)).view(k_models, width, dim)  # rows gathered
+            losses = step(x, n, steps)
             totals += losses * n.numpy()
         with torch.no_grad():
             for k, (_, held) in enumerate(data):
