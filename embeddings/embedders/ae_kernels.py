@@ -112,9 +112,9 @@ def mse_and_gradient(out, x, n, dout, loss):
     models, rows, dim = out.shape
     for k in prange(models):
         count = n[k]
-        dout[k] = 0
         loss[k] = 0.0
         if count < 2:
+            dout[k] = 0
             continue
         total = np.zeros(dim)  # one sum per column: the loop over columns vectorises
         factor = 2.0 / (count * dim)
@@ -123,6 +123,7 @@ def mse_and_gradient(out, x, n, dout, loss):
                 d = out[k, r, c] - x[k, r, c]
                 total[c] += d * d
                 dout[k, r, c] = factor * d
+        dout[k, count:] = 0
         loss[k] = total.sum() / (count * dim)
 
 

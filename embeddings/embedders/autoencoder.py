@@ -152,7 +152,7 @@ class BaselineAutoencoder(Embedder):
         self.models_root: Path | None = None
 
     def fingerprint(self) -> str:
-        return f"{self.name}-v2"  # trained here: the weights follow from this code, the options, the data and the seed
+        return f"{self.name}-v3"  # trained here: the weights follow from this code, the options, the data and the seed
 
     def build(self, table, cache_root, seed=0, overrides=None):
         self.models_root = Path(cache_root) / "models"
