@@ -50,13 +50,21 @@ def batch_norm_relu(z, n, gamma, beta, eps, y, mean, var, running_mean, running_
 
 @njit(cache=True)
 def _affine(k, total, square, count, gamma, beta, eps, mean, var):
-    """Model k's batch mean and variance (stored) and the scale and shift BatchNorm applies."""
-    channels = len(total)
+    """Model k's batch mean and variance (stored), then `_scale_shift` of them."""
+    for c in range(len(total)):
+        mean[k, c] = total[c] / count
+        var[k, c] = max(square[c] / count - mean[k, c] * mean[k, c], 0.0)
+    return _scale_shift(k, gamma, beta, eps, mean, var)
+
+
+@njit(cache=True)
+def _scale_shift(k, gamma, beta, eps, mean, var):
+    """The scale and shift BatchNorm applies to model k: one function for the forward pass and for the backward
+    pass's recomputed ReLU mask, so both decide `z * scale + shift > 0` on the same numbers."""
+    channels = mean.shape[1]
     scale = np.empty(channels)
     shift = np.empty(channels)
     for c in range(channels):
-        mean[k, c] = total[c] / count
-        var[k, c] = max(square[c] / count - mean[k, c] * mean[k, c], 0.0)
         scale[c] = gamma[k, c] / math.sqrt(var[k, c] + eps)
         shift[c] = beta[k, c] - mean[k, c] * scale[c]
     return scale, shift
@@ -76,13 +84,10 @@ def batch_norm_relu_backward(dy, z, n, mean, var, gamma, beta, eps, dz, dgamma, 
         dbias[k] = 0
         if count < 2:
             continue
+        scale, shift = _scale_shift(k, gamma, beta, eps, mean, var)
         inv = np.empty(channels)
-        scale = np.empty(channels)
-        shift = np.empty(channels)
         for c in range(channels):
             inv[c] = 1.0 / math.sqrt(var[k, c] + eps)
-            scale[c] = gamma[k, c] / math.sqrt(var[k, c] + eps)
-            shift[c] = beta[k, c] - mean[k, c] * scale[c]
         sum_g = np.zeros(channels)
         sum_gx = np.zeros(channels)
         for r in range(count):  # selects, not branches, so the loop vectorises
