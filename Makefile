@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint wheel-check speed gpu-check clean
+.PHONY: install browser run test lint wheel-check speed gpu-check clean
 
 install: $(STAMP)
 
@@ -21,7 +21,11 @@ $(STAMP): pyproject.toml
 run: install
 	$(BIN)/bench runs scripts/first-run.txt
 
-test: install
+# Debian's chromium for the page test (tests/test_page.py drives it with Playwright; no browser download)
+browser:
+	bash scripts/browser-up.sh
+
+test: install browser
 	$(BIN)/python -m pytest -q
 
 lint: install

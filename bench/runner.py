@@ -165,6 +165,10 @@ def score_method(name: str, options: dict, work: dict[str, SplitWork], clips: pd
         except Exception as exc:
             raise ScorerError(f"{method} failed on the {split} split ({type(exc).__name__}: {exc})") from exc
         test = np.concatenate([g[3] for g in groups])
+        bad = ~np.isfinite(np.concatenate(scores))
+        if bad.any():  # a broken plugin fails alone, before its rows could look complete
+            raise ScorerError(f"{method} on the {split} split returned {int(bad.sum())} non-finite scores (NaN or inf) of "
+                              f"{bad.size}; a scorer must give every clip a finite anomaly score")
         decisions = np.concatenate([s > t for s, t in zip(scores, thresholds)]).astype(int)
         out[split] = (clips.iloc[test].reset_index(drop=True).assign(score=np.concatenate(scores), decision=decisions),
                       fit_s, score_s)

@@ -32,9 +32,3 @@ def pct(x) -> str:
 def mean_std(values: list[float]) -> str:
     """Mean over seeds, ± their standard deviation when there are two or more."""
     return pct(np.mean(values)) + (f" ± {100 * np.std(values, ddof=1):.2f}" if len(values) > 1 else "")
-
-
-def seconds(rows: pd.DataFrame, n_seeds: int) -> tuple[str, str]:
-    """Fit and score seconds summed over sections (each section's are on each of its domain rows), mean over seeds."""
-    once = rows.drop_duplicates(["seed", "machine_type", "section"])
-    return f"{once.fit_seconds.sum() / n_seeds:.3g}", f"{once.score_seconds.sum() / n_seeds:.3g}"

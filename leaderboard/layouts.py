@@ -11,12 +11,13 @@ from leaderboard.results import read_scores_table
 
 
 class Layout:
-    """`render` returns the markdown lines of one task year's section; `plot` writes a run's plots. Sections
-    follow each other by `rank`; the first one on the page carries its title."""
+    """`render` returns the markdown lines of one task year's section and adds its tables, figures and notes
+    to `page` (the HTML page's section); `plot` writes a run's plots. Sections follow each other by `rank`; the
+    first one on the page carries its title."""
 
     rank = 1
 
-    def render(self, task, results: pd.DataFrame, results_dir: Path, out: Path, title: bool) -> list[str]:
+    def render(self, task, results: pd.DataFrame, results_dir: Path, out: Path, title: bool, page) -> list[str]:
         raise NotImplementedError
 
     def plot(self, clip_scores: dict, cache, plot_dir: Path, embedder: str) -> None:

@@ -1,0 +1,59 @@
+// The leaderboard page's tables: DataTables from the inlined bundle (a blob: module, so nothing is fetched),
+// each table's rows from the JSON beside it, numbers sorted by value and printed by their column's kind.
+const bundle = document.getElementById("board-bundle").textContent;
+const url = URL.createObjectURL(new Blob([atob(bundle)], {type: "application/javascript"}));
+const {default: DataTable, set_or_remove_dark_class: setDark} = await import(url);
+URL.revokeObjectURL(url);
+setDark?.();  // DataTables' own dark styles follow the reader's system setting
+
+const printed = {
+  pct: v => v.toFixed(2),
+  seconds: v => v === 0 ? "0" : Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3),
+  count: v => String(Math.round(v)),
+};
+
+const escaped = v => String(v).replace(/[&<>"']/g, c => `&#${c.charCodeAt(0)};`);
+
+function render(kind) {
+  if (kind === "text") return (v, type) => v === null ? "" : type === "display" ? escaped(v) : v;  // export: as stored
+  return (v, type) => {
+    if (type === "display") return v === null ? "–" : printed[kind](v);
+    if (type === "sort" || type === "type") return v === null ? -Infinity : v;  // missing sorts below every number
+    return v === null ? "" : v;  // filter and export: the full-precision value
+  };
+}
+
+window.boardTables = {};
+for (const table of document.querySelectorAll("table.board")) {
+  const spec = JSON.parse(document.getElementById(table.dataset.anchor + "-data").textContent);
+  const groups = [...new Set(spec.columns.map(c => c.group).filter(Boolean))];
+  const columns = spec.columns.map((c, i) => ({
+    data: i, render: render(c.kind), type: c.kind === "text" ? "string" : "num",
+    className: (c.kind === "text" ? "dt-left" : "dt-right") + (c.group ? " group-" + groups.indexOf(c.group) : ""),
+    visible: !c.group,
+    createdCell: (td, value, row, index) => { if (spec.best[c.header] === index) td.classList.add("best"); },
+  }));
+  const toggles = groups.map((g, k) => ({
+    text: "show " + g, className: "toggle-group",
+    action: (e, dt, node) => {
+      const cols = dt.columns(".group-" + k);
+      const show = !cols.visible()[0];
+      cols.visible(show);
+      node.text((show ? "hide " : "show ") + g);
+    },
+  }));
+  const file = table.dataset.anchor;
+  const dt = new DataTable(table, {
+    data: spec.rows, columns, paging: false, info: false, searching: true, autoWidth: false,
+    order: spec.order, scrollX: true, fixedColumns: {start: 1},
+    layout: {topStart: "buttons", topEnd: "search"},
+    buttons: [
+      {extend: "copyHtml5", text: "copy", exportOptions: {orthogonal: "export", stripHtml: false}},
+      {extend: "csvHtml5", text: "CSV", filename: file, exportOptions: {orthogonal: "export", stripHtml: false}},
+      ...toggles,
+    ],
+    createdRow: (row, data, index) => { if (spec.marked[index]) row.classList.add("baseline"); },
+  });
+  window.boardTables[file] = {dt, spec};
+}
+document.body.dataset.ready = String(Object.keys(window.boardTables).length);
