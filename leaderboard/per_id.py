@@ -62,7 +62,7 @@ def _interval(low_high) -> str:
 def _difference(d, with_ci: bool) -> str:
     if np.isnan(d[0]):
         return "-"
-    return f"{100 * d[0]:+.2f}" + (" ({:+.2f} to {:+.2f})".format(100 * d[1], 100 * d[2]) if with_ci else "")
+    return f"{100 * d[0]:+.2f}" + (f" ({100 * d[1]:+.2f} to {100 * d[2]:+.2f})" if with_ci else "")
 
 
 def split_columns(types: list[str]) -> list[Column]:
