@@ -61,7 +61,7 @@ def cmd_rank(args) -> None:
     systems = rank(task, args.dirs, args.data, args.ground_truth, args.split, args.resamples,
                    progress=lambda m: print(m, file=sys.stderr))
     print(write(task, systems, args.out, args.split, args.resamples))
-    print(f"wrote {args.out}/RANKING.md, ranking.json")
+    print(f"wrote {args.out}/RANKING.md, RANKING.html, ranking.json")
 
 
 def _train_config(args):

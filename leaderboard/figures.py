@@ -13,7 +13,8 @@ from leaderboard.plots import content_key, is_current, plt, save
 
 def forest(table: PageTable, path: Path, title: str) -> None:
     frame = table.frame.iloc[::-1]  # the best at the top
-    key = content_key(frame[["method", table.score, *table.ci]], table.marked, title)
+    label = frame.columns[0]        # the method (or system) name
+    key = content_key(frame[[label, table.score, *table.ci]], table.marked, title)
     if is_current(path, key):
         return
     y = np.arange(len(frame))
@@ -28,7 +29,7 @@ def forest(table: PageTable, path: Path, title: str) -> None:
     marked = np.array(table.marked[::-1], dtype=bool)
     if marked.any():
         ax.axvline(score[marked][0], color="C3", ls="--", lw=1, label="official baseline")
-    ax.set_yticks(y, frame["method"].tolist(), fontsize=8)
+    ax.set_yticks(y, frame[label].tolist(), fontsize=8)
     ax.set(xlabel=f"{table.score} (%)", title=title)
     ax.legend(fontsize=7, loc="lower right")
     ax.grid(axis="x", alpha=0.3)

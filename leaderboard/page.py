@@ -56,10 +56,18 @@ def table_json(table: PageTable) -> dict:
             "order": order, "marked": table.marked, "best": best_rows(table)}
 
 
+def _definitions(table: PageTable) -> list[dict]:
+    """The footnote: each shown column's definition, and one line per hidden group (its headers carry their own)."""
+    shown = [{"header": f.header, "define": f.define} for f in table.fields if f.define and not f.group]
+    groups = dict.fromkeys(f.group for f in table.fields if f.group)
+    return shown + [{"header": g, "define": f"behind the \"show {g}\" button: one column per {g.removeprefix('per ')} "
+                     "and figure; hover its header for the definition"} for g in groups]
+
+
 def _item(item) -> dict:
     if isinstance(item, PageTable):
         return {"kind": "table", "anchor": item.anchor, "title": item.title, "folded": item.folded, "notes": item.notes,
-                "columns": item.fields, "defs": [f for f in item.fields if f.define],
+                "columns": item.fields, "defs": _definitions(item),
                 "json": script_json(table_json(item))}
     if isinstance(item, Figure):
         return {"kind": "figure", "title": item.title, "uri": "data:image/png;base64," + base64.b64encode(item.png).decode()}

@@ -9,6 +9,7 @@ picture over the (machine type, section) rows.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from dcase import submission
 from leaderboard.columns import Column, pct, render_table
 from leaderboard.domains import SHORT
 from leaderboard.intervals import RESAMPLES, ci95, official_score_resamples
+from leaderboard.page_model import DEFINE, Field, Figure, Note, PageSection, anchor, page_table
 
 
 @dataclass
@@ -144,8 +146,31 @@ def columns(scoring, types: list[str], kinds: list[str]) -> list[Column]:
                      lambda r, t=t: " / ".join(pct(r[1].per_type.get(t, {}).get(k)) for k in kinds)) for t in types)]
 
 
+def fields(scoring, types: list[str], kinds: list[str]) -> list[Field]:
+    """The page's columns: the markdown's figures, one number per column."""
+    resampled = ("2.5 and 97.5 percentiles of the official score over stratified bootstrap resamples of the test clips, "
+                 "the same draws for every system")
+    return [Field("system", lambda r: r[1].name, kind="text", define="the folder the submission files were read from"),
+            Field("rank", lambda r: r[0], kind="count", define="position by official score"),
+            Field("standing", lambda r: r[1].standing, kind="text", define=DEFINE["standing"]),
+            Field("official score", lambda r: 100 * r[1].score, best="max", define=scoring.what + ", in %"),
+            Field("CI95 low", lambda r: 100 * ci95(r[1].resampled)[0], define=resampled),
+            Field("CI95 high", lambda r: 100 * ci95(r[1].resampled)[1], define=resampled),
+            Field("vs leader", lambda r: 100 * r[1].versus[0], define=DEFINE["vs leader"]),
+            Field("vs leader CI95 low", lambda r: 100 * r[1].versus[1], define=DEFINE["paired CI95"]),
+            Field("vs leader CI95 high", lambda r: 100 * r[1].versus[2], define=DEFINE["paired CI95"]),
+            *([Field("official CI95", lambda r: 100 * r[1].jackknife, define=DEFINE["official CI95"])]
+              if scoring.jackknife else []),
+            *(Field(name, lambda r, k=k: 100 * r[1].official[k], best="max", define=f"{name}, in %")
+              for k, name in zip(scoring.summary, scoring.summary_names)),
+            *(Field(f"{t} {SHORT[k]}", lambda r, t=t, k=k: 100 * r[1].per_type.get(t, {}).get(k, np.nan), best="max",
+                    group="per machine type", define=f"{DEFINE[k]}, {t}") for t in types for k in kinds)]
+
+
 def write(task, systems: list[System], out: Path, split: str, resamples: int) -> str:
-    """`RANKING.md`, `ranking.json` and the critical-difference picture `cd.png` in `out`."""
+    """`RANKING.md`, `RANKING.html`, `ranking.json` and the critical-difference picture `cd.png` in `out`."""
+    from leaderboard.figures import forest
+    from leaderboard.page import write_page
     from leaderboard.plots import critical_difference
     scored = [s for s in systems if not s.reason]
     out.mkdir(parents=True, exist_ok=True)
@@ -156,21 +181,33 @@ def write(task, systems: list[System], out: Path, split: str, resamples: int) ->
              "that interval holds 0."
              + (" Official CI95 = the evaluators' jackknife half-width, mean of the pooled AUC's and pAUC's." if
                 task.scoring.jackknife else ""), ""]
+    page = PageSection(anchor(task.name, split), lines[0][2:], facts=[lines[2]])
     if scored:
         types = sorted(scored[0].per_type)
-        lines += [render_table(list(enumerate(scored, 1)), columns(task.scoring, types, list(scored[0].per_type[types[0]])),
-                               task.scoring), ""]
+        kinds = list(scored[0].per_type[types[0]])
+        records = list(enumerate(scored, 1))
+        lines += [render_table(records, columns(task.scoring, types, kinds), task.scoring), ""]
+        table = page_table(page.anchor, "systems", records, fields(task.scoring, types, kinds), score="official score",
+                           ci=("CI95 low", "CI95 high"))
+        forest(table, out / f"forest_{table.anchor}.png", f"{task.name}: official score with CI95")
+        page.items += [table, Figure("official score of each system with its bootstrap CI95",
+                                     (out / f"forest_{table.anchor}.png").read_bytes())]
         rows = pd.DataFrame({s.name: s.sections for s in scored})
         p = critical_difference(rows, out / "cd.png", f"{task.name}: mean rank over {len(rows)} (machine type, section) rows")
         if p is not None:
-            lines += [f"Friedman test over the {len(rows)} (machine type, section) rows, each system's official score "
-                      f"of that row alone: p = {p:.2g}. Nemenyi post-hoc, 5 %: systems joined by a bar are not "
-                      "significantly different.", "", "![critical difference](cd.png)", ""]
+            said = (f"Friedman test over the {len(rows)} (machine type, section) rows, each system's official score "
+                    f"of that row alone: p = {p:.2g}. Nemenyi post-hoc, 5 %: systems joined by a bar are not "
+                    "significantly different.")
+            lines += [said, "", "![critical difference](cd.png)", ""]
+            page.items += [Note(said), Figure("critical difference", (out / "cd.png").read_bytes())]
     failed = [s for s in systems if s.reason]
     if failed:
         lines += ["## Not scored", "", *(f"- **{s.name}**: {s.reason}" for s in failed), ""]
+        page.items += [Note(f"not scored: {s.name}: {s.reason}", notice=True) for s in failed]
     text = "\n".join(lines)
     write_text(out / "RANKING.md", text)
+    write_page(out / "RANKING.html", [page], f"{task.name} ranking",
+               f"{len(systems)} systems under {os.path.commonpath([str(s.folder) for s in systems])}")
     write_text(out / "ranking.json", json.dumps({"task": task.name, "split": split, "systems": [
         {"name": s.name, "folder": str(s.folder), "official_score": s.score, "ci95": list(ci95(s.resampled)),
          "standing": s.standing, "versus_leader": list(s.versus), "official_ci95": s.jackknife,

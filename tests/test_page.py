@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import html.parser
-import json
 import os
 import re
 import shutil
@@ -14,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from board_store import WEIRD, build_store
+from page_json import page_tables
 
 from dcase.metrics import summarize
 from dcase.tasks import get_task
@@ -40,12 +40,6 @@ class Links(html.parser.HTMLParser):
         self.refs += [attrs[a] for a in ("src", "href") if a in attrs]
         if "id" in attrs:
             self.ids.add(attrs["id"])
-
-
-def page_tables(text: str) -> dict[str, dict]:
-    """Every table's embedded JSON, by anchor."""
-    found = re.findall(r'<script type="application/json" id="([^"]+)-data">(.*?)</script>', text, re.S)
-    return {anchor: json.loads(body) for anchor, body in found}
 
 
 def expected_rows(results: Path) -> dict[tuple[str, str], pd.DataFrame]:
@@ -158,8 +152,10 @@ def test_the_page_in_chromium_sorts_toggles_exports_and_stays_offline(store, tmp
             column = "mean AUC" if "mean AUC" in headers else headers[visible[4]]
             header = page.locator(f"#{anchor}-table_wrapper .dt-scroll-head thead th", has_text=re.compile(f"^{re.escape(column)}$"))
             directions = []
-            for _ in range(2):  # both directions, each compared with pandas' sort of the same column
+            page.evaluate("a => { window.draws = 0; window.boardTables[a].dt.on('draw', () => window.draws++); }", anchor)
+            for n in range(2):  # both directions, each compared with pandas' sort of the same column
                 header.click()
+                page.wait_for_function("n => window.draws > n", arg=n)  # DataTables sorts in a timeout after the click
                 ascending = "dt-ordering-asc" in header.get_attribute("class")
                 directions.append(ascending)
                 want = frame.sort_values(column, ascending=ascending, na_position="first" if ascending else "last",

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from generated import generated
+from page_json import page_tables
 
 from bench.cli import main
 from dcase import generate, submission
@@ -65,6 +66,16 @@ def test_rank_pins_official_scores_to_evaluate_and_intervals_to_the_leaderboard_
     assert "section_00_9999.wav" in failed["delta/extra_row"] and "no dcase2023 score files" in failed["delta/year_2020"]
     page = (out / "RANKING.md").read_text()
     assert "| 1      | alpha/sharp" in page and "## Not scored" in page and (out / "cd.png").is_file()
+    html = (out / "RANKING.html").read_text()
+    table = page_tables(html)["dcase2023-eval"]
+    headers = [c["header"] for c in table["columns"]]
+    shown = {r[headers.index("system")]: r for r in table["rows"]}
+    assert list(shown) == names, "the page lists the scored systems in rank order"
+    for system in ranking["systems"]:
+        row = shown[system["name"]]
+        assert row[headers.index("official score")] == pytest.approx(100 * system["official_score"], abs=1e-12)
+        assert row[headers.index("vs leader CI95 low")] == pytest.approx(100 * system["versus_leader"][1], abs=1e-12)
+    assert all(f"not scored: {name}" in html for name in failed), "broken systems are named on the page too"
 
 
 def test_rank_reads_the_harness_results_tree_and_development_names_label_themselves(teams, tmp_path):
