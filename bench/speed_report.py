@@ -60,12 +60,15 @@ def render(rows, throughput, config: dict, domain_rows=(), ranking=None) -> str:
               f"{fmt(t.get('bf16_peak_fraction'), '.1%')} | {fmt(t.get('matmul_fraction'), '.1%')} |" for t in throughput]
     if ranking:
         lines += ["", "## bench rank", "",
-                  "| systems | clips | resamples | seconds | target |", "|---|---|---|---|---|",
+                  "| systems | clips | resamples | seconds | writing s | RANKING.html MiB | target |",
+                  "|---|---|---|---|---|---|---|",
                   f"| {ranking['systems']} | {ranking['clips']:,} | {ranking['resamples']:,} | {ranking['seconds']:.1f} | "
+                  f"{ranking['write_seconds']:.1f} | {ranking['page_mib']:.2f} | "
                   "30 systems x the 2024 evaluation set x 1,000 resamples under 30 s on 2 cores |",
                   "", "Official scores from the submission files (read and checked as `bench evaluate` does), the "
                   "evaluators' jackknife, the stratified bootstrap of every official score with paired differences "
-                  "to the leader, and the Friedman test."]
+                  "to the leader, and the Friedman test. Writing: RANKING.md, RANKING.html (one offline page), "
+                  "ranking.json, the forest plot and the critical-difference picture."]
     return "\n".join(lines) + "\n"
 
 

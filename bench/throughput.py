@@ -245,7 +245,7 @@ def rank_timing(n_systems: int = 30, resamples: int = 1000, per_cell: int = 50) 
 
     from dcase import submission
     from dcase.tasks import get_task
-    from leaderboard.ranking import rank
+    from leaderboard.ranking import rank, write
     task = get_task("dcase2024")
     types = sorted(task.eval_types)
     cells = [(t, d, y) for t in types for d in ("source", "target") for y in (0, 1)]
@@ -266,5 +266,8 @@ def rank_timing(n_systems: int = 30, resamples: int = 1000, per_cell: int = 50) 
         start = time.perf_counter()
         ranked = rank(task, [tmp / "teams"], truth=tmp, resamples=resamples, progress=lambda m: None)
         seconds = time.perf_counter() - start
+        write(task, ranked, tmp / "ranking", "eval", resamples)
+        written = time.perf_counter() - start - seconds
+        page_mib = (tmp / "ranking" / "RANKING.html").stat().st_size / 2**20
     return {"systems": n_systems, "scored": sum(not s.reason for s in ranked), "clips": len(table),
-            "resamples": resamples, "seconds": seconds}
+            "resamples": resamples, "seconds": seconds, "write_seconds": written, "page_mib": page_mib}

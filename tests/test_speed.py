@@ -45,6 +45,7 @@ def test_quick_run_writes_markdown_and_json(tmp_path, monkeypatch):
     stored = json.loads((tmp_path / "speed.json").read_text())
     assert [set(r) for r in stored] == [{"scorer", "backend", "dim", "seconds", "reference_seconds", "speedup", "agrees"}] * len(rows)
     assert (tmp_path / "SPEED.md").read_text() == text and "| stage | device | clips/s |" in text
+    assert "| RANKING.html MiB |" in text, "the ranking row times the page too"
 
 
 def test_speed_runs_on_a_real_embedding_cache(built, tmp_path, monkeypatch):
