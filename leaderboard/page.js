@@ -23,12 +23,20 @@ function render(kind) {
   };
 }
 
+// The badge is part of the cell's text so that the column is measured with it; exports keep the plain name.
+function marked(base, rows) {
+  return (v, type, row, meta) => {
+    const shown = base(v, type);
+    return type === "display" && rows[meta.row] ? shown + ' <em class="badge">(official baseline)</em>' : shown;
+  };
+}
+
 window.boardTables = {};
 for (const table of document.querySelectorAll("table.board")) {
   const spec = JSON.parse(document.getElementById(table.dataset.anchor + "-data").textContent);
   const groups = [...new Set(spec.columns.map(c => c.group).filter(Boolean))];
   const columns = spec.columns.map((c, i) => ({
-    data: i, render: render(c.kind), type: c.kind === "text" ? "string" : "num",
+    data: i, render: i === 0 ? marked(render(c.kind), spec.marked) : render(c.kind), type: c.kind === "text" ? "string" : "num",
     className: (c.kind === "text" ? "dt-left" : "dt-right") + (c.group ? " group-" + groups.indexOf(c.group) : ""),
     visible: !c.group,
     createdCell: (td, value, row, index) => { if (spec.best[c.header] === index) td.classList.add("best"); },

@@ -6,13 +6,14 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 import time
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
 
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from core.atomic import write_text
 from leaderboard.page_model import Figure, PageSection, PageTable, best_rows
@@ -30,8 +31,16 @@ def _assets() -> dict:
             "init_js": Markup(files("leaderboard").joinpath("page.js").read_text(encoding="utf-8"))}
 
 
+def inline_markdown(text: str) -> Markup:
+    """The markdown the notes share with LEADERBOARD.md (`**bold**`, `code`) as HTML; everything else escaped."""
+    html = str(escape(text))
+    html = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html)
+    return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", html))
+
+
 def _template() -> jinja2.Template:
     env = jinja2.Environment(loader=jinja2.PackageLoader("leaderboard", "."), autoescape=True, undefined=jinja2.StrictUndefined)
+    env.filters["md"] = inline_markdown
     return env.get_template("page.html.j2")
 
 

@@ -17,6 +17,7 @@ from page_json import page_tables
 
 from dcase.metrics import summarize
 from dcase.tasks import get_task
+from leaderboard.page import inline_markdown
 from leaderboard.reference import latest
 from leaderboard.results import read_results
 
@@ -65,6 +66,12 @@ def test_the_page_is_one_offline_file_with_every_table_and_escaped_names(store):
     assert "nan_scores" in text and "non-finite scores" in text, "the failed method is named with its reason"
     assert WEIRD not in text and "emb &lt;&amp;&#34;q&gt;.npz" in text, "names are escaped in the page"
     assert '\\u003c&' not in text and "emb \\u003c\\u0026\\\"q\\u003e.npz" in text, "and inside the JSON"
+
+
+def test_notes_keep_their_bold_and_code_and_escape_the_rest():
+    assert inline_markdown("**knn @ <x>** leads; `select` & co") == \
+        "<strong>knn @ &lt;x&gt;</strong> leads; <code>select</code> &amp; co"
+    assert inline_markdown("a ** b and 2*3") == "a ** b and 2*3", "a lone pair of stars is left as typed"
 
 
 def test_the_embedded_figures_are_the_stores(store):
@@ -145,9 +152,12 @@ def test_the_page_in_chromium_sorts_toggles_exports_and_stays_offline(store, tmp
             visible = [i for i, c in enumerate(spec["columns"]) if not c["group"]]
             shown = _cells(page, anchor)
             assert len(shown) == len(spec["rows"]), "one visible row per method: no paging, no down-sampling"
-            by_method = {r[0]: r for r in spec["rows"]}
+            badge = " (official baseline)"
+            by_method = {r[0] + badge * spec["marked"][n]: r for n, r in enumerate(spec["rows"])}
+            assert sum(c[0].endswith(badge) for c in shown) == sum(spec["marked"]), "the reference row carries its badge"
             for cells in shown:  # the printed numbers are the JSON's
-                assert cells == [_shown(by_method[cells[0]][i], kinds[i], cells[k]) for k, i in enumerate(visible)]
+                assert cells[1:] == [_shown(by_method[cells[0]][i], kinds[i], cells[k + 1])
+                                     for k, i in enumerate(visible[1:])]
             frame = pd.DataFrame(spec["rows"], columns=headers)
             column = "mean AUC" if "mean AUC" in headers else headers[visible[4]]
             header = page.locator(f"#{anchor}-table_wrapper .dt-scroll-head thead th", has_text=re.compile(f"^{re.escape(column)}$"))
