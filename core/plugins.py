@@ -50,12 +50,17 @@ class Registry:
         return cls
 
     def available(self) -> dict[str, type]:
-        if not self.loaded:
-            self.loaded = True
+        if not self.loaded:  # marked only once every import succeeded, so a failed one fails again, not silently
             for module in self.builtins:
                 importlib.import_module(module)
             for ep in entry_points(group=self.group):
-                self.register(ep.load())
+                try:
+                    plugin = ep.load()
+                except Exception as exc:
+                    raise PluginError(f"{self.kind} plugin {ep.name!r} (entry point {ep.value} in group {self.group}) "
+                                      f"failed to import: {type(exc).__name__}: {exc}; fix or uninstall its package") from exc
+                self.register(plugin)
+            self.loaded = True
         return dict(sorted(self.entries.items()))
 
     def get(self, name: str, device: str = "cpu", **options):
@@ -72,7 +77,7 @@ class Registry:
             raise PluginError(f"{name} needs {', '.join(missing)}, which is not installed (pip install {' '.join(missing)})")
         try:
             return cls(device=device, **options) if self.device else cls(**options)
-        except (ValueError, TypeError) as exc:  # an option value the plugin refuses
+        except ValueError as exc:  # how a plugin refuses an option value; any other error is a bug and surfaces as itself
             raise PluginError(f"{name}: {exc}") from None
 
 
