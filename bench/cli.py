@@ -19,6 +19,7 @@ from bench.data_commands import (
     cmd_data_import,
     cmd_data_schemas,
 )
+from bench.isolation import DEFAULT_TIMEOUT, ISOLATION
 from bench.options import overrides, seeds
 from core.errors import DataError, ScorerError, UsageError
 from dcase.tasks import DEFAULT_TASK
@@ -121,7 +122,7 @@ def cmd_run(args) -> None:
                              cache=args.cache, skip_bad=args.skip_bad,
                              seeds=seeds(args.seeds), embedder=args.embedder, task=args.task, ground_truth=args.ground_truth,
                              aux_label=args.aux_label, supplemental=args.supplemental, channel=args.channel,
-                             overrides=overrides(args.set)))
+                             overrides=overrides(args.set), isolate=args.isolate, timeout=args.timeout))
     except MethodError as exc:
         raise UsageError(str(exc)) from None
     if rows.empty:  # a rank other than 0 under torchrun
@@ -355,6 +356,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--leaderboard", type=Path, default=Path("leaderboard/LEADERBOARD.md"))
     run.add_argument("--no-render", action="store_true", help="store the rows and draw the plots but leave the leaderboard "
                      "as it is, for a later run or `bench leaderboard` to render (make run renders once, at its end)")
+    run.add_argument("--isolate", default="process", choices=ISOLATION, help="run each scorer (per seed) in a child "
+                     "process, so one that hangs or runs out of memory fails alone; none: in this process, for a debugger")
+    run.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                     help="seconds a scorer may take per seed (fit and score, both splits) before it fails as timed out")
     run.set_defaults(func=cmd_run)
     runs = sub.add_parser("runs", help="several `bench run`s in one process, one line of arguments each (make run: "
                           "scripts/first-run.txt); the leaderboard is rendered once, at the end")

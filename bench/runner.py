@@ -13,6 +13,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
+from bench import isolation
 from bench.device import resolve_device
 from bench.stages import StageTimer
 from core import atomic
@@ -52,6 +53,8 @@ class RunConfig:
     supplemental: bool = False     # train on 2025's supplemental clips too
     channel: str | None = None     # left|right|mean|stack (near/far) of two-microphone clips; default: the year's
     overrides: dict = field(default_factory=dict)  # TrainConfig fields
+    isolate: str = "process"       # each scorer (per seed) in a child process, or "none": in this one, for debugging
+    timeout: float = isolation.DEFAULT_TIMEOUT  # seconds a scorer may take per seed before it fails as timed out
 
 
 def load_data(config: RunConfig) -> tuple[Path, TaskYear, pd.DataFrame]:
@@ -254,7 +257,8 @@ def run(config: RunConfig) -> pd.DataFrame:
             method = label(name, options)
             with timer("scoring"):
                 try:
-                    scored = score_method(name, options, work, cache.clips, device)
+                    scored = isolation.call(score_method, (name, options, work, cache.clips, device), method,
+                                            config.isolate, config.timeout, device)
                 except ScorerError as exc:  # the other methods still run; the run fails at the end
                     failed.setdefault(method, str(exc))
                     print(f"failed: {exc}", file=sys.stderr)

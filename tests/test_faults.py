@@ -382,3 +382,51 @@ def test_a_crashing_scorer_fails_alone_the_others_finish_and_the_run_exits_non_z
     board = (tmp_path / "LEADERBOARD.md").read_text()
     assert "| centroid " in board and "- **crashing**: crashing failed on the dev split (FloatingPointError: boom)" in board
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+class _Hanging(Scorer):
+    """Never finishes fitting (a scorer stuck in a loop)."""
+    name = "hanging"
+
+    def fit(self, train):
+        time.sleep(600)
+        return self
+
+    def score(self, test):
+        return np.zeros(len(test.embeddings))
+
+
+class _Killed(Scorer):
+    """Dies as the kernel's out-of-memory killer would have it die."""
+    name = "killed"
+
+    def fit(self, train):
+        return self
+
+    def score(self, test):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_a_hanging_or_killed_scorer_fails_alone_with_its_reason_and_isolation_changes_no_number(
+        tiny_data, cache_root, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(registry.SCORERS.entries, "hanging", _Hanging)
+    monkeypatch.setitem(registry.SCORERS.entries, "killed", _Killed)
+    common = ["run", "--data", tiny_data, "--preset", "tiny", "--device", "cpu", "--cache", cache_root]
+    out = {mode: tmp_path / mode for mode in ("process", "none")}
+    main([*map(str, [*common, "--results", out["none"], "--leaderboard", out["none"] / "LEADERBOARD.md"]),
+          "--methods", "centroid,knn:k=2", "--isolate", "none"])
+    start = time.perf_counter()
+    with pytest.raises(SystemExit) as exit_:
+        main([*map(str, [*common, "--results", out["process"], "--leaderboard", out["process"] / "LEADERBOARD.md"]),
+              "--methods", "hanging,centroid,killed,knn:k=2", "--timeout", "3"])
+    assert time.perf_counter() - start < 120, "the hanging scorer was stopped, not waited for"
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert exit_.value.code == 2 and err.startswith("bench: error: 2 of 4 methods failed")
+    board = (out["process"] / "LEADERBOARD.md").read_text()
+    assert "- **hanging**: hanging: timeout after 3 s" in board
+    assert "- **killed**: killed: killed (out of memory?) by SIGKILL" in board
+    rows = {mode: pd.read_csv(path / "results.csv").drop(columns=["run_id", "fit_seconds", "score_seconds"])
+            for mode, path in out.items()}
+    assert set(rows["process"].method) == {"centroid", "knn(k=2)"}
+    pd.testing.assert_frame_equal(rows["process"], rows["none"], check_exact=True)
