@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -28,7 +29,7 @@ from embeddings.distributed import init_from_env, shutdown
 from embeddings.embedders import DEFAULT_EMBEDDER
 from leaderboard.results import RESULT_COLUMNS, append_results
 from methods import Bundle, get_scorer, parse_methods
-from methods.registry import label, slug
+from methods.registry import label, scorer_factory, slug
 
 DECISION_QUANTILE = 0.9  # the official baselines' decision threshold: the 90th percentile of normal scores
 
@@ -143,26 +144,27 @@ def split_work(cache: EmbeddingCache, split: str) -> SplitWork:
     return SplitWork(groups, trains, tests, kept, held)
 
 
-def score_split(name: str, options: dict, work: SplitWork, device: str):
-    """Fit on each section's normal training clips, score its test clips; also a held-out decision threshold each."""
-    scorer = get_scorer(name, device, **options)
+def score_split(make: Callable, work: SplitWork, device: str):
+    """Fit a scorer from `make()` on each section's normal training clips, score its test clips; also a held-out
+    decision threshold each."""
+    scorer = make()
     scores, fit_s, score_s = fit_and_score(scorer, work.trains, work.tests, device)
     scorer.close()
     # threshold from normal clips the scorer has not seen: fit on 90% of each section's training clips, score the rest
-    held = get_scorer(name, device, **options).fit_many(work.kept)
+    held = make().fit_many(work.kept)
     thresholds = [np.quantile(s, DECISION_QUANTILE) for s in held.score_many(work.held)]
     held.close()
     return work.groups, scores, thresholds, fit_s / len(work.groups), score_s / len(work.groups)
 
 
-def score_method(name: str, options: dict, work: dict[str, SplitWork], clips: pd.DataFrame, device: str
+def score_method(make: Callable, method: str, work: dict[str, SplitWork], clips: pd.DataFrame, device: str
                  ) -> dict[str, tuple[pd.DataFrame, float, float]]:
-    """One scorer on every split: per split, its test clips with `score` and `decision`, and fit/score seconds
-    per section."""
-    method, out = label(name, options), {}
+    """One scorer (`make()` builds it, `method` names it) on every split: per split, its test clips with `score`
+    and `decision`, and fit/score seconds per section."""
+    out = {}
     for split, part in work.items():
         try:
-            groups, scores, thresholds, fit_s, score_s = score_split(name, options, part, device)
+            groups, scores, thresholds, fit_s, score_s = score_split(make, part, device)
         except DataError as exc:  # e.g. fewer training clips than the method's options need
             raise ScorerError(f"{method} on the {split} split: {exc}") from exc
         except Exception as exc:
@@ -257,8 +259,8 @@ def run(config: RunConfig) -> pd.DataFrame:
             method = label(name, options)
             with timer("scoring"):
                 try:
-                    scored = isolation.call(score_method, (name, options, work, cache.clips, device), method,
-                                            config.isolate, config.timeout, device)
+                    scored = isolation.call(score_method, (scorer_factory(name, device, **options), method, work,
+                                                           cache.clips, device), method, config.isolate, config.timeout)
                 except ScorerError as exc:  # the other methods still run; the run fails at the end
                     failed.setdefault(method, str(exc))
                     print(f"failed: {exc}", file=sys.stderr)

@@ -6,6 +6,7 @@ import ast
 import importlib
 import importlib.util
 import inspect
+from functools import partial
 from importlib.metadata import entry_points
 
 
@@ -63,7 +64,9 @@ class Registry:
             self.loaded = True
         return dict(sorted(self.entries.items()))
 
-    def get(self, name: str, device: str = "cpu", **options):
+    def factory(self, name: str, device: str = "cpu", **options) -> partial:
+        """What `get` would build, as a call that pickles: the class travels by reference, so a child process
+        builds the very plugin this registry knows (one registered at run time or found on a path included)."""
         known = self.available()
         if name not in known:
             raise PluginError(f"unknown {self.kind} {name!r}; known: {', '.join(known)} (`{self.listing}` lists their options)")
@@ -75,10 +78,17 @@ class Registry:
         missing = missing_requirements(cls)
         if missing:
             raise PluginError(f"{name} needs {', '.join(missing)}, which is not installed (pip install {' '.join(missing)})")
-        try:
-            return cls(device=device, **options) if self.device else cls(**options)
-        except ValueError as exc:  # how a plugin refuses an option value; any other error is a bug and surfaces as itself
-            raise PluginError(f"{name}: {exc}") from None
+        return partial(_build, name, cls, {"device": device, **options} if self.device else options)
+
+    def get(self, name: str, device: str = "cpu", **options):
+        return self.factory(name, device, **options)()
+
+
+def _build(name: str, cls: type, options: dict):
+    try:
+        return cls(**options)
+    except ValueError as exc:  # how a plugin refuses an option value; any other error is a bug and surfaces as itself
+        raise PluginError(f"{name}: {exc}") from None
 
 
 def parse_spec(spec: str) -> list[tuple[str, dict]]:

@@ -15,8 +15,9 @@ SCORERS = Registry("method", "asd_bench.scorers", ("methods.softmax", "methods.c
 register = SCORERS.register
 available = SCORERS.available
 get_scorer = SCORERS.get
+scorer_factory = SCORERS.factory
 __all__ = ["MethodError", "SCORERS", "available", "get_scorer", "label", "literal", "missing_requirements",
-           "parse_methods", "register", "slug"]
+           "parse_methods", "register", "scorer_factory", "slug"]
 
 
 def parse_methods(spec: str) -> list[tuple[str, dict]]:
