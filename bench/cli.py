@@ -21,7 +21,8 @@ from bench.data_commands import (
 )
 from bench.isolation import DEFAULT_TIMEOUT, ISOLATION
 from bench.options import overrides, seeds
-from core.errors import DataError, ScorerError, UsageError
+from bench.sweep_driver import add_parser as sweep_parser
+from core.errors import DataError, ScorerError, SweepError, UsageError
 from dcase.tasks import DEFAULT_TASK
 
 PRESETS = ["tiny", "small", "full"]  # `--preset` of every command: generated data size and its training config
@@ -372,6 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_argument("--tsne", type=Path, default=None, help="also write a t-SNE PNG of the test embeddings here")
     embed.set_defaults(func=cmd_embed)
 
+    sweep_parser(sub)
     sub.add_parser("methods", help="list the scorers and their options").set_defaults(func=cmd_methods)
     sub.add_parser("embedders", help="list the embedders and their options").set_defaults(func=cmd_embedders)
     board = sub.add_parser("leaderboard", help="re-render the leaderboard from stored results")
@@ -398,7 +400,7 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (DataError, UsageError, ScorerError, FileExistsError) as exc:
+    except (DataError, UsageError, ScorerError, SweepError, FileExistsError) as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     finally:

@@ -18,7 +18,7 @@ from bench import isolation
 from bench.device import resolve_device
 from bench.stages import StageTimer
 from core import atomic
-from core.errors import DataError, ScorerError, UsageError
+from core.errors import DataError, NotApplicable, ScorerError, UsageError
 from core.ranks import is_main
 from dcase import channels, submission
 from dcase.generate import default_data_dir
@@ -207,7 +207,7 @@ def applicable_methods(specs: list, embedder, has_logits: bool) -> list:
             print(f"{label(name, options)}: not applicable on embedder {embedder.label()} (it reads classifier logits, "
                   "which this embedder has none of)")
     if not applicable:
-        raise ScorerError(f"no method in {', '.join(label(n, o) for n, o in specs)!r} applies to embedder "
+        raise NotApplicable(f"no method in {', '.join(label(n, o) for n, o in specs)!r} applies to embedder "
                           f"{embedder.label()}; choose scorers that read embeddings (`bench methods`)")
     return applicable
 

@@ -11,3 +11,11 @@ class UsageError(ValueError):
 
 class ScorerError(RuntimeError):
     """A scorer crashed; the message names the method and the split, and says which results were kept."""
+
+
+class NotApplicable(ScorerError):
+    """No method of a run can read what its embedder gives (logits from an embedder without a classifier)."""
+
+
+class SweepError(RuntimeError):
+    """Steps of a sweep failed; the message counts them and says where their logs are."""
