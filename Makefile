@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install browser run test lint wheel-check speed gpu-check clean
+.PHONY: install browser slurm run test lint wheel-check speed gpu-check clean
 
 install: $(STAMP)
 
@@ -25,7 +25,11 @@ run: install
 browser:
 	bash scripts/browser-up.sh
 
-test: install browser
+# a one-node Slurm cluster on this machine for the sweep tests (tests/test_sweep.py); scripts/slurm-down.sh stops it
+slurm:
+	bash scripts/slurm-up.sh
+
+test: install browser slurm
 	$(BIN)/python -m pytest -q
 
 lint: install

@@ -73,6 +73,8 @@ def add_parser(sub) -> None:
     p.add_argument("--preset", choices=["tiny", "small", "full"])
     p.add_argument("--cache", help="the cache folder every job reads and writes (on a shared filesystem for Slurm)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="override a training setting of the preset for every embed step, as `bench run --set`")
     p.add_argument("--out", type=Path, default=None, help="the sweep's folder (default: sweeps/<spec name>)")
     p.add_argument("--dry-run", action="store_true", help="print every step with its state and the jobs a run would submit")
     p.add_argument("--status", action="store_true", help="print the counts of done, failed and pending steps; submit nothing")
@@ -93,6 +95,7 @@ def add_parser(sub) -> None:
 
 def spec_of(args) -> SweepSpec:
     """The spec file's entries, overridden by the flags given."""
+    from bench.options import overrides
     from core.errors import UsageError
     from methods.registry import parse_methods
     raw = SweepSpec.read(args.spec) if args.spec else None
@@ -100,7 +103,7 @@ def spec_of(args) -> SweepSpec:
              "seeds": args.seeds and [int(s) for s in args.seeds.split(",")],
              "methods": args.methods and [name + "".join(f":{k}={v}" for k, v in options.items())
                                           for name, options in parse_methods(args.methods)],
-             "preset": args.preset, "cache": args.cache, "device": args.device}
+             "preset": args.preset, "cache": args.cache, "device": args.device, "overrides": overrides(args.set)}
     flags = {k: v for k, v in flags.items() if v}
     if raw is None and "tasks" not in flags:
         raise UsageError("bench sweep: give a SPEC file or --tasks (e.g. bench sweep --tasks dcase2020 --methods knn)")
