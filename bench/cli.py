@@ -123,7 +123,8 @@ def cmd_run(args) -> None:
                              cache=args.cache, skip_bad=args.skip_bad,
                              seeds=seeds(args.seeds), embedder=args.embedder, task=args.task, ground_truth=args.ground_truth,
                              aux_label=args.aux_label, supplemental=args.supplemental, channel=args.channel,
-                             overrides=overrides(args.set), isolate=args.isolate, timeout=args.timeout))
+                             overrides=overrides(args.set), isolate=args.isolate, timeout=args.timeout,
+                             rescore=args.rescore))
     except MethodError as exc:
         raise UsageError(str(exc)) from None
     if rows.empty:  # a rank other than 0 under torchrun
@@ -361,6 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "process, so one that hangs or runs out of memory fails alone; none: in this process, for a debugger")
     run.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                      help="seconds a scorer may take per seed (fit and score, both splits) before it fails as timed out")
+    run.add_argument("--rescore", action="store_true", help="score again the methods whose rows for the same "
+                     "embedding are stored (by default they are reused, and only new methods are scored)")
     run.set_defaults(func=cmd_run)
     runs = sub.add_parser("runs", help="several `bench run`s in one process, one line of arguments each (make run: "
                           "scripts/first-run.txt); the leaderboard is rendered once, at the end")

@@ -27,7 +27,7 @@ from dcase.tasks import DEFAULT_TASK, TaskYear
 from embeddings.cache import EmbeddingCache
 from embeddings.distributed import init_from_env, shutdown
 from embeddings.embedders import DEFAULT_EMBEDDER
-from leaderboard.results import RESULT_COLUMNS, append_results
+from leaderboard.results import RESULT_COLUMNS, append_results, stored_rows
 from methods import Bundle, get_scorer, parse_methods
 from methods.registry import label, scorer_factory, slug
 
@@ -56,6 +56,7 @@ class RunConfig:
     overrides: dict = field(default_factory=dict)  # TrainConfig fields
     isolate: str = "process"       # each scorer (per seed) in a child process, or "none": in this one, for debugging
     timeout: float = isolation.DEFAULT_TIMEOUT  # seconds a scorer may take per seed before it fails as timed out
+    rescore: bool = False          # score again a method whose rows for this embedding are stored (else reuse them)
 
 
 def load_data(config: RunConfig) -> tuple[Path, TaskYear, pd.DataFrame]:
@@ -252,10 +253,19 @@ def run(config: RunConfig) -> pd.DataFrame:
     atomic.write_text(meta_path, json.dumps(meta, indent=2, default=str))  # completed with stage times at the end
     applicable = applicable_methods(specs, embedder, first.logits.shape[1] > 0)
     new, clip_scores, failed = [], {}, {}
+    stored = pd.DataFrame(columns=RESULT_COLUMNS) if config.rescore else stored_rows(Path(config.results))
+    stored = stored[(stored.task == task.name) & (stored.embedder == embedded_by) & (stored.dataset == str(data))]
     for seed, cache in caches.items():
         with timer("scoring"):
             work = {s: split_work(cache, s) for s in ("dev", "eval") if (cache.clips.split == s).any()}
-        for name, options in tqdm(applicable, desc=f"score (seed {seed})", unit="method"):
+        mine = stored[(stored.seed.astype(int) == seed) & (stored.embedding_key == cache.manifest["key"])]
+        reused = [label(n, o) for n, o in applicable if label(n, o) in set(mine.method)]
+        if reused:
+            print(f"seed {seed}: {', '.join(reused)} reused from {config.results}/results.csv (same embedding; "
+                  "--rescore scores again)")
+            new.append(mine[mine.method.isin(reused)][RESULT_COLUMNS])
+        for name, options in tqdm([(n, o) for n, o in applicable if label(n, o) not in reused],
+                                  desc=f"score (seed {seed})", unit="method"):
             method = label(name, options)
             with timer("scoring"):
                 try:

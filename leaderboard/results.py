@@ -60,6 +60,15 @@ def read_scores_table(path: Path, split: str | None = None) -> pd.DataFrame:
     return _with_defaults(pd.read_parquet(path, filters=[("split", "==", split)] if split else None))
 
 
+STORED_BY = ["task", "method", "seed", "embedder", "embedding_key", "dataset"]  # what makes a method's rows the same
+
+
+def stored_rows(results_dir: Path) -> pd.DataFrame:
+    """The store's result rows (none if there is no store yet), for a run to reuse instead of scoring again."""
+    path = Path(results_dir) / "results.csv"
+    return read_results(path) if path.is_file() else pd.DataFrame(columns=RESULT_COLUMNS)
+
+
 def _append(path: Path, rows: pd.DataFrame, read, write) -> None:
     """Add `rows` to a table file under a lock, through a temp file and a rename: a crash or a second run never
     loses rows."""

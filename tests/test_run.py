@@ -1,4 +1,5 @@
 import re
+import shutil
 import sys
 import textwrap
 
@@ -7,6 +8,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 import methods.registry as registry
+from bench import runner
 from bench.cli import main
 from bench.runner import RunConfig, run
 from dcase.ground_truth import read_list
@@ -193,3 +195,27 @@ def test_bench_runs_rejects_an_empty_or_bad_file_before_running_anything(content
         main(["runs", str(plan)])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_rerun_scores_only_new_methods_and_rescore_scores_again(finished, tmp_path, capsys, monkeypatch):
+    config, _ = finished
+    results = tmp_path / "results"
+    shutil.copytree(config.results, results)
+    before = pd.read_csv(results / "results.csv")
+    scored = []
+    score_method = runner.score_method
+    monkeypatch.setattr(runner, "score_method", lambda make, method, *a: scored.append(method) or
+                        score_method(make, method, *a))
+    rerun = RunConfig(**{**vars(config), "results": results, "methods": "centroid,knn:k=3", "isolate": "none",
+                         "render": False})
+    rows = run(rerun)
+    assert scored == ["knn(k=3)", "knn(k=3)"]  # one per seed; centroid's rows were stored
+    assert "centroid reused from" in capsys.readouterr().out
+    after = pd.read_csv(results / "results.csv")
+    assert len(after) == len(before) + 2 * 41 and set(rows.method) == {"centroid", "knn(k=3)"}
+    old = before[before.method == "centroid"].drop(columns=["run_id"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(rows[rows.method == "centroid"].drop(columns=["run_id"]).reset_index(drop=True)
+                                  .astype(old.dtypes.to_dict()), old, check_exact=True)
+    scored.clear()
+    run(RunConfig(**{**vars(rerun), "rescore": True}))
+    assert scored == ["centroid", "knn(k=3)"] * 2
