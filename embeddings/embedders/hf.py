@@ -20,7 +20,7 @@ from embeddings.features import SAMPLE_RATE, read_mono
 POOLINGS = ("mean", "max", "stats")
 
 
-def parse_layers(layer, n_states: int) -> list[int]:
+def parse_layers(layer, n_states: int, who: str = "hf") -> list[int]:
     """`-1` (the last), `4`, `"4:8"` (layers 4 to 7, averaged) or `"all"` -> indices into the hidden states,
     where index 0 is the encoder's input embedding."""
     text = str(layer)
@@ -32,7 +32,7 @@ def parse_layers(layer, n_states: int) -> list[int]:
     else:
         picked = [list(range(n_states))[int(text)]] if -n_states <= int(text) < n_states else []
     if not picked:
-        raise DataError(f"hf: layer={layer!r} picks no hidden state; this model has {n_states} (0 = input embedding, "
+        raise DataError(f"{who}: layer={layer!r} picks no hidden state; this model has {n_states} (0 = input embedding, "
                         f"{n_states - 1} = last); use e.g. -1, 4, 4:8 or all")
     return picked
 
@@ -44,6 +44,14 @@ def pool(tokens: torch.Tensor, how: str) -> torch.Tensor:
     if how == "max":
         return tokens.amax(1)
     return torch.cat([tokens.mean(1), tokens.std(1, unbiased=False)], 1)
+
+
+def equal_length_batches(paths: list[str], batch_size: int) -> list[np.ndarray]:
+    """Row indices in batches of at most `batch_size` clips of one length, so no padding enters a pooled mean."""
+    lengths = np.array([sf.info(p).frames for p in paths])
+    order = np.argsort(lengths, kind="stable")
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    return [part for b in batches for part in np.split(b, np.flatnonzero(np.diff(lengths[b])) + 1)]
 
 
 def as_tokens(state: torch.Tensor) -> torch.Tensor:
@@ -98,11 +106,7 @@ class HFEmbedder(Embedder):
         extractor, encoder = self.load()
         rate = int(extractor.sampling_rate)
         paths = list(table.path)
-        # clips of equal length share a batch, so no padding enters a clip's pooled mean
-        lengths = np.array([sf.info(p).frames for p in paths])
-        order = np.argsort(lengths, kind="stable")
-        batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
-        batches = [part for b in batches for part in np.split(b, np.flatnonzero(np.diff(lengths[b])) + 1)]
+        batches = equal_length_batches(paths, self.batch_size)
         out = np.zeros((len(paths), 0), np.float32)
         channel = channels.of(table)
         use_bf16 = self.device == "cuda"

@@ -4,7 +4,7 @@ from core.plugins import Registry
 
 EMBEDDERS = Registry("embedder", "asd_bench.embedders",
                      ("embeddings.embedders.arcface", "embeddings.embedders.imported", "embeddings.embedders.hear",
-                      "embeddings.embedders.hf", "embeddings.embedders.autoencoder"),
+                      "embeddings.embedders.hf", "embeddings.embedders.autoencoder", "embeddings.embedders.dasheng"),
                      "bench embedders")
 DEFAULT_EMBEDDER = "arcface"  # `--embedder`'s default; its submission folders carry no embedder name
 register = EMBEDDERS.register
