@@ -145,8 +145,9 @@ def matmul_rate(device: str, n: int = 2048) -> float:
 
 
 def embedder_throughput(device, quick=False, batch=4, seconds=10.0):
-    """Inference clips/s of the arcface model and of base-size transformers encoders (AST, wav2vec 2.0; random
-    weights: speed does not depend on them), with TFLOP/s and their share of the fp32 matrix-product rate."""
+    """Inference clips/s of the arcface model and of base-size pretrained encoders (AST, wav2vec 2.0, Dasheng when
+    its package is installed; random weights: speed does not depend on them), with TFLOP/s and their share of the
+    fp32 matrix-product rate."""
     from torch.utils.flop_counter import FlopCounterMode
     from transformers import ASTConfig, ASTModel, Wav2Vec2Config, Wav2Vec2Model
 
@@ -161,6 +162,12 @@ def embedder_throughput(device, quick=False, batch=4, seconds=10.0):
             len(wave), 1024, 128, device=device)}),
         "wav2vec 2.0 base, raw 16 kHz audio": (Wav2Vec2Model(Wav2Vec2Config(**tiny)), lambda wave: {"input_values": wave}),
     }
+    try:
+        from dasheng.pretrained.pretrained import Dasheng
+        models["Dasheng base, raw 16 kHz audio (its own front end)"] = (
+            Dasheng(embed_dim=768, depth=2 if quick else 12, num_heads=12), lambda wave: {"x": wave})
+    except ImportError:
+        pass
     rate = matmul_rate(device)
     rows = []
     wave = torch.randn(batch, int(seconds * 16000), device=device) * 0.1
