@@ -145,7 +145,9 @@ class GMMScorer(Scorer):
         idx = [int(torch.randint(len(x), (1,), generator=gen))]
         closest = (x - x[idx[0]]).square().sum(1)
         for _ in range(1, self.n_components):
-            idx.append(int(torch.multinomial((closest / closest.sum()).float().cpu(), 1, generator=gen)))
+            # every clip on a chosen centre already (constant embeddings): any clip is as good a next one
+            weights = closest if bool(closest.sum() > 0) else torch.ones_like(closest)
+            idx.append(int(torch.multinomial((weights / weights.sum()).float().cpu(), 1, generator=gen)))
             closest = torch.minimum(closest, (x - x[idx[-1]]).square().sum(1))
         return x[idx]
 
