@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install browser slurm run test lint wheel-check speed gpu-check clean
+.PHONY: install browser slurm run test test-quick lint wheel-check speed gpu-check clean
 
 install: $(STAMP)
 
@@ -31,6 +31,10 @@ slurm:
 
 test: install browser slurm
 	$(BIN)/python -m pytest -q
+
+# the edit-run loop: everything but the tests marked slow (training, sweeps, the cluster)
+test-quick: install
+	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: install
 	$(BIN)/ruff check .
