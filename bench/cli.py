@@ -20,6 +20,7 @@ from bench.data_commands import (
     cmd_data_schemas,
 )
 from bench.isolation import DEFAULT_TIMEOUT, ISOLATION
+from bench.list_commands import cmd_embedders, cmd_methods, cmd_tasks
 from bench.options import overrides, seeds
 from bench.sweep_driver import add_parser as sweep_parser
 from core.errors import DataError, ScorerError, SweepError, UsageError
@@ -167,30 +168,6 @@ def _print_summary(rows) -> None:
                    tablefmt="github"))
 
 
-def _plugin_table(registry, first: str, describes: str, extra: dict | None = None) -> str:
-    """Name, module, options, whether it can run here (and `extra` columns) of every plugin of a registry."""
-    from core.plugins import missing_requirements
-    extra = extra or {}
-    rows = []
-    for name, cls in registry.available().items():
-        missing = missing_requirements(cls)
-        rows.append([name, cls.__module__, ", ".join(f"{k}={v!r}" for k, v in cls.params().items()),
-                     "yes" if not missing else f"no (needs {', '.join(missing)})", *(f(cls) for f in extra.values()),
-                     (cls.__doc__ or "").strip().splitlines()[0]])
-    return tabulate(rows, headers=[first, "module", "options", "available", *extra, describes], tablefmt="github")
-
-
-def cmd_methods(args) -> None:
-    from methods.registry import SCORERS
-    print(_plugin_table(SCORERS, "method", "what it scores"))
-
-
-def cmd_embedders(args) -> None:
-    from embeddings.embedders import EMBEDDERS
-    print(_plugin_table(EMBEDDERS, "embedder", "what it embeds",
-                        {"model": lambda cls: "per seed" if cls.trains else "frozen"}))
-
-
 def cmd_leaderboard(args) -> None:
     from leaderboard.render import render
     if not (args.results / "results.csv").is_file():
@@ -205,18 +182,6 @@ def cmd_speed(args) -> None:
                            json_path=args.json, out=args.out, argv=" ".join(sys.argv[2:]), embeddings=args.embeddings,
                            progress=lambda m: print(m, file=sys.stderr))
     print(text)
-
-
-def cmd_tasks(args) -> None:
-    from dcase.tasks import TASKS
-    rows = []
-    for name, cls in TASKS.available().items():
-        task = cls()
-        about = (cls.__doc__ or sys.modules[cls.__module__].__doc__ or "-").strip().splitlines()[0]
-        rows.append([name, cls.__module__, ", ".join(task.dev_types), ", ".join(t for t in task.eval_types if t not in task.dev_types)
-                     or "(same)", task.aux_label, about])
-    print(tabulate(rows, headers=["task", "module", "development types", "evaluation-only types", "classifier target",
-                                  "what it is"], tablefmt="github"))
 
 
 def _task_arguments(parser) -> None:
