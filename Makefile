@@ -12,7 +12,9 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check "torch==2.14.1" "torchaudio==2.11.0"
 	$(BIN)/pip install -q --disable-pip-version-check -e ".[test]" --config-settings editable_mode=compat
-	$(BIN)/python -c "import torch, torchaudio, faiss, sklearn, bench, pytest"
+	# ESPnet only as the reference code tests/test_beats.py checks our BEATs against, without its training stack
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps "espnet==202511"
+	$(BIN)/python -c "import torch, torchaudio, faiss, sklearn, bench, pytest, espnet2.asr.encoder.beats_encoder"
 	$(BIN)/python -c "from embeddings.embedders.ae_kernels import compile_kernels; compile_kernels()"
 	touch $(STAMP)
 

@@ -145,7 +145,7 @@ def matmul_rate(device: str, n: int = 2048) -> float:
 
 
 def embedder_throughput(device, quick=False, batch=4, seconds=10.0):
-    """Inference clips/s of the arcface model and of base-size pretrained encoders (AST, wav2vec 2.0, Dasheng when
+    """Inference clips/s of the arcface model and of base-size pretrained encoders (AST, wav2vec 2.0, BEATs, Dasheng when
     its package is installed; random weights: speed does not depend on them), with TFLOP/s and their share of the
     fp32 matrix-product rate."""
     from torch.utils.flop_counter import FlopCounterMode
@@ -168,6 +168,9 @@ def embedder_throughput(device, quick=False, batch=4, seconds=10.0):
             Dasheng(embed_dim=768, depth=2 if quick else 12, num_heads=12), lambda wave: {"x": wave})
     except ImportError:
         pass
+    from embeddings.embedders.beats_model import BEATs, BEATsConfig
+    models["BEATs (iter3 size), raw 16 kHz audio (its own fbank front end)"] = (
+        BEATs(BEATsConfig(encoder_layers=2 if quick else 12)), lambda wave: {"audio": wave})
     rate = matmul_rate(device)
     rows = []
     wave = torch.randn(batch, int(seconds * 16000), device=device) * 0.1

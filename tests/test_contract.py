@@ -96,6 +96,7 @@ def _embedder_cases(folder, table, monkeypatch) -> dict[str, tuple[dict, dict]]:
     """Per registered embedder: options that build it here without a download, and a change of one that must
     give another cache entry (for one that trains, the seed)."""
     import torch
+    from beats_tiny import save_tiny_beats
     from dasheng.pretrained.pretrained import Dasheng
     from hf_tiny import save_tiny
     rng = np.random.default_rng(0)
@@ -108,12 +109,14 @@ def _embedder_cases(folder, table, monkeypatch) -> dict[str, tuple[dict, dict]]:
     torch.save({"model": Dasheng(embed_dim=32, depth=1, num_heads=2).state_dict(),
                 "config": {"embed_dim": 32, "depth": 1, "num_heads": 2}}, folder / "dasheng.pt")
     hf = str(save_tiny("ast", folder / "ast"))
+    save_tiny_beats(folder / "beats.pt")
     return {"arcface": ({"preset": "tiny"}, {"seed": 1}), "ae2020": ({"epochs": 1}, {"seed": 1}),
             "ae2023": ({"epochs": 1}, {"output": "whitened"}),
             "imported": ({"path": str(folder / "emb1.npz")}, {"path": str(folder / "emb2.npz")}),
             "hear": ({"module": "contract_hear"}, {"batch_size": 2}),
             "hf": ({"model": hf}, {"pooling": "max"}),
-            "dasheng": ({"checkpoint": str(folder / "dasheng.pt")}, {"pooling": "stats"})}
+            "dasheng": ({"checkpoint": str(folder / "dasheng.pt")}, {"pooling": "stats"}),
+            "beats": ({"checkpoint": str(folder / "beats.pt")}, {"layer": "1"})}
 
 
 def test_every_registered_embedder_has_a_contract_case(tmp_path, valve, monkeypatch):

@@ -71,7 +71,7 @@ def test_a_missing_or_foreign_checkpoint_says_where_the_authors_publish_theirs(t
     with pytest.raises(DataError, match=r"not found; download it from https://zenodo.org/records/11511780"):
         get_embedder("dasheng", checkpoint=str(tmp_path / "nope.pt")).embed(clips)
     torch.save({"weights": {}}, tmp_path / "other.pt")
-    with pytest.raises(DataError, match=r"other.pt: not a Dasheng checkpoint"):
+    with pytest.raises(DataError, match=r"other.pt: not a dasheng checkpoint"):
         get_embedder("dasheng", checkpoint=str(tmp_path / "other.pt")).embed(clips)
 
 

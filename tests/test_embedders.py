@@ -119,5 +119,5 @@ def test_embedders_are_listed_and_an_unknown_one_is_a_usage_error(capsys, tmp_pa
     out = capsys.readouterr().out
     assert "imported" in out and "path=''" in out and "per seed" in out
     with pytest.raises(SystemExit) as exit_:
-        main(["run", "--embedder", "beats", "--cache", str(tmp_path)])
-    assert exit_.value.code == 2 and "unknown embedder 'beats'" in capsys.readouterr().err
+        main(["run", "--embedder", "eat", "--cache", str(tmp_path)])
+    assert exit_.value.code == 2 and "unknown embedder 'eat'" in capsys.readouterr().err

@@ -1,0 +1,27 @@
+"""A tiny BEATs with random weights, built by ESPnet's `beats_encoder` (the reference code) and saved in the
+authors' checkpoint format ({"cfg": ..., "model": ...}): what a downloaded BEATs_iter3.pt holds, only smaller."""
+from pathlib import Path
+
+TINY = dict(encoder_layers=3, encoder_embed_dim=96, encoder_ffn_embed_dim=192, encoder_attention_heads=4,
+            embed_dim=64, conv_pos=16, conv_pos_groups=4, relative_position_embedding=True, num_buckets=320,
+            max_distance=800, gru_rel_pos=True, deep_norm=True, layer_norm_first=False, dropout=0.0,
+            attention_dropout=0.0, activation_dropout=0.0, encoder_layerdrop=0.0)
+
+
+def reference_beats(cfg: dict = TINY, seed: int = 0):
+    """ESPnet's BEATs encoder in eval mode, every weight (biases, norms, gates included) moved off its
+    initial value so that no term of the forward pass is trivially zero or one."""
+    import torch
+    from espnet2.asr.encoder.beats_encoder import BeatsEncoder
+    torch.manual_seed(seed)
+    model = BeatsEncoder(input_size=1, beats_config=cfg).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    return model
+
+
+def save_tiny_beats(path: Path, cfg: dict = TINY, seed: int = 0) -> Path:
+    import torch
+    torch.save({"cfg": cfg, "model": reference_beats(cfg, seed).state_dict()}, path)
+    return path
