@@ -11,3 +11,15 @@ def generated(out, task: str, preset: generate.Preset = MICRO, seed: int = 0, wo
         return generate.generate(out, task, "_test", seed=seed, workers=workers)
     finally:
         del generate.PRESETS["_test"]
+
+
+def noise_clips(folder, seconds: list[float], rate: int = 16000):
+    """One float WAV of white noise (0.1 standard deviation) per entry of `seconds`, as a clip table."""
+    import numpy as np
+    import pandas as pd
+    import soundfile as sf
+    rng, paths = np.random.default_rng(0), []
+    for i, length in enumerate(seconds):
+        paths.append(folder / f"clip_{i}.wav")
+        sf.write(paths[-1], (0.1 * rng.standard_normal(int(rate * length))).astype(np.float32), rate, subtype="FLOAT")
+    return pd.DataFrame({"path": [str(p) for p in paths]})

@@ -2,10 +2,10 @@
 training stack): the same random weights, saved in the authors' checkpoint format and read by our loader, give the
 same hidden states at every layer, pooled as asked (no network)."""
 import numpy as np
-import pandas as pd
 import pytest
 import soundfile as sf
 import torch
+from generated import noise_clips
 
 from core.errors import DataError
 from embeddings.embedders import get_embedder
@@ -25,12 +25,7 @@ def checkpoint(tmp_path_factory):
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory):
     """Two 10 s clips and two 6 s ones (the length of a 2023+ clip), so a batch never mixes lengths."""
-    folder, rng = tmp_path_factory.mktemp("clips"), np.random.default_rng(0)
-    paths = []
-    for i, seconds in enumerate([10, 6, 10, 6]):
-        paths.append(folder / f"clip_{i}.wav")
-        sf.write(paths[-1], (0.1 * rng.standard_normal(16000 * seconds)).astype(np.float32), 16000, subtype="FLOAT")
-    return pd.DataFrame({"path": [str(p) for p in paths]})
+    return noise_clips(tmp_path_factory.mktemp("clips"), [10, 6, 10, 6])
 
 
 def _reference_states(clip: str) -> list[torch.Tensor]:

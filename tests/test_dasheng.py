@@ -1,10 +1,10 @@
 """The `dasheng` embedder against its authors' package: the same random weights, saved in the authors' checkpoint
 format and loaded by their `Dasheng.from_pretrained`, give the same tokens, pooled as asked (no network)."""
 import numpy as np
-import pandas as pd
 import pytest
 import soundfile as sf
 import torch
+from generated import noise_clips
 
 from core.errors import DataError
 from embeddings.embedders import get_embedder
@@ -28,12 +28,7 @@ def checkpoint(tmp_path_factory):
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory):
     """Two 10 s clips (one chunk of 1008 frames) and two 12 s ones (two chunks)."""
-    folder, rng = tmp_path_factory.mktemp("clips"), np.random.default_rng(0)
-    paths = []
-    for i, seconds in enumerate([10, 10, 12, 12]):
-        paths.append(folder / f"clip_{i}.wav")
-        sf.write(paths[-1], (0.1 * rng.standard_normal(16000 * seconds)).astype(np.float32), 16000, subtype="FLOAT")
-    return pd.DataFrame({"path": [str(p) for p in paths]})
+    return noise_clips(tmp_path_factory.mktemp("clips"), [10, 10, 12, 12])
 
 
 def _reference_tokens(checkpoint, clips) -> list[torch.Tensor]:
