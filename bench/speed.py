@@ -119,7 +119,7 @@ def _forget_shared(pairs) -> None:
 
 def _run_once(name, options, device, pairs, share=False):
     """One fit + score over all pairs; unless `share`, with nothing kept from earlier runs on the same bundles."""
-    from bench.runner import fit_and_score
+    from bench.scoring import fit_and_score
     if not share:
         _forget_shared(pairs)
     scorer = get_scorer(name, device, **options)
@@ -173,7 +173,7 @@ def agrees(check, ours, ref) -> bool:
 
 def cache_embeddings(path) -> list[tuple[Bundle, Bundle]]:
     """(training, test) bundles per machine ID of a real embedding cache, the folder `bench embed` writes."""
-    from bench.runner import split_bundles
+    from bench.scoring import split_bundles
     from embeddings.cache import EmbeddingCache
     cache = EmbeddingCache.load(path)
     return [pair for split in ("dev", "eval") for pair in zip(*split_bundles(cache, split)[2:])]

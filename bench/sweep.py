@@ -104,12 +104,14 @@ def plan(spec: SweepSpec) -> list[Step]:
     from embeddings.features import fingerprint
     from methods.registry import SCORERS, parse_methods
     embeds, scores = [], []
+    embedders = {name: make_embedder(name, spec.preset, "cpu") for name in spec.embedders}
+    for embedder in embedders.values():  # a missing checkpoint fails the plan, not a cluster job an hour later
+        embedder.check()
     for task in spec.tasks:
         data, year, table = load_data(RunConfig(data=task.data and Path(task.data), preset=spec.preset, task=task.name,
                                                 cache=Path(spec.cache), ground_truth=task.ground_truth and Path(task.ground_truth)))
         data_key = fingerprint(table)
-        for name in spec.embedders:
-            embedder = make_embedder(name, spec.preset, "cpu")
+        for name, embedder in embedders.items():
             seeds = tuple(spec.seeds) if embedder.trains else tuple(spec.seeds[:1])
             mine = [Step("embed", year.name, str(data), name, (seed,), None,
                          _key(kind="embed", data=data_key, embedder=name, preset=spec.preset, seed=seed,

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core import atomic
 from core.errors import DataError
 from dcase import metrics, names
 from dcase.tasks import TaskYear
@@ -47,6 +48,14 @@ def write(task: TaskYear, folder: Path, clips: pd.DataFrame, scores: np.ndarray,
         write_rows(folder / task.submission_name("anomaly_score", machine_type, section, key), files, scores[rows])
         write_rows(folder / task.submission_name("decision_result", machine_type, section, key), files,
                    np.asarray(decisions)[rows].astype(int))
+
+
+def write_splits(task: TaskYear, folder: Path, scored: dict) -> None:
+    """Each split's files of one method (`scored`: split -> (scored test clips, ...)) under `folder/<split>`,
+    each folder renamed into place when complete."""
+    for split, (clips, *_) in scored.items():
+        with atomic.atomic_folder(folder / split) as tmp:
+            write(task, tmp, clips, clips.score.to_numpy(), clips.decision.to_numpy())
 
 
 def clip_table(task: TaskYear, folder: str | Path, data: Path | None = None, truth_path: Path | None = None) -> pd.DataFrame:

@@ -31,6 +31,17 @@ class EmbeddingCache:
         return EmbeddingCache(self.clips.iloc[rows].reset_index(drop=True), self.embeddings[rows], self.logits[rows],
                               self.manifest, self.path)
 
+    def aligned(self, table: pd.DataFrame) -> EmbeddingCache:
+        """The arrays in the clip table's row order, with the table's columns (labels, domains and classes as
+        read now; a frozen embedder's cache is keyed on the audio alone)."""
+        position = pd.Series(np.arange(len(self.clips)), index=self.clips.path.to_numpy())
+        missing = ~table.path.isin(position.index)
+        if missing.any():
+            raise DataError(f"{table.path[missing].iloc[0]}: not in the embedding cache {self.path}; delete it to rebuild")
+        rows = position.loc[table.path.to_numpy()].to_numpy()
+        return EmbeddingCache(table.reset_index(drop=True), self.embeddings[rows], self.logits[rows], self.manifest,
+                              self.path)
+
     def save(self, path: str | Path) -> Path:
         """Write atomically: a temp folder, renamed into place when complete."""
         path = Path(path)

@@ -22,6 +22,18 @@ SCORE_COLUMNS = ["run_id", "method", "task", "seed", "split", "file", "machine_t
                  "decision", "dataset", "embedding_key", "embedder"]
 
 
+def result_tables(year, scored: dict[str, tuple[pd.DataFrame, float, float]], **columns
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(result rows, per-clip rows) of one method on every split (`scored`: split -> (scored test clips, fit s,
+    score s)), with the run's identifying `columns` (each table keeps its own columns of them)."""
+    rows = [year.result_rows(clips).assign(split=split, fit_seconds=fit_s, score_seconds=score_s, **columns)
+            for split, (clips, fit_s, score_s) in scored.items() if (clips.label >= 0).any()]
+    per_clip = pd.concat([clips[["file", "machine_type", "section", "domain", "label", "score", "decision"]].assign(split=split)
+                          for split, (clips, _, _) in scored.items()])
+    table = pd.concat(rows, ignore_index=True)[RESULT_COLUMNS] if rows else pd.DataFrame(columns=RESULT_COLUMNS)
+    return table, per_clip.assign(**columns)
+
+
 def summarize_seeds(per_id: pd.DataFrame) -> list[pd.DataFrame]:
     """One `summarize` table per training seed (column `seed`), with mAUC: the worst ID's AUC per type, and its
     mean over types."""

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
+import numpy as np
+
 from dcase.scoring import DOMAIN_GENERALISATION, Scoring
 
 # the official baseline's commit that holds every year's renaming list, eval_data_list_2020.csv ... 2025.csv
@@ -42,6 +44,9 @@ class TaskYear:
     renaming_list: ClassVar[bool] = True       # the official baseline publishes `eval_data_list_<year>.csv`
     channels: ClassVar[int] = 1                # microphones per clip file
     default_channel: ClassVar[str] = ""        # the channel read without --channel ("": a mono year)
+    # the official baselines' decision threshold (their config's `decision_threshold`, 0.9 from 2021 on): a
+    # normal clip's score falls below it with this probability
+    decision_quantile: ClassVar[float] = 0.9
 
     # ------------------------------------------------------------------ names
     @property
@@ -81,6 +86,13 @@ class TaskYear:
     def submission_folder(self, method: str) -> str:
         """Where a method's submission files go under the results folder (then `dev/` or `eval/`)."""
         return f"{self.name}/{method}"
+
+    def decision_threshold(self, normal_scores) -> float:
+        """The score above which a clip is called anomalous, from scores of normal clips the scorer was not fitted
+        on. The baselines fit a gamma to their own training scores; held-out clips replace that because a scorer
+        that memorises (kNN, LOF) scores its training clips near 0, and any parametric fit to those would put
+        the threshold far too low."""
+        return float(np.quantile(normal_scores, self.decision_quantile))
 
     def result_rows(self, clips):
         """The per-section (and per-domain) figures of scored test clips, as `results.csv` rows: the scoring's

@@ -62,6 +62,12 @@ class Embedder:
     def fingerprint(self) -> str:
         raise NotImplementedError
 
+    def check(self) -> None:
+        """Raise the one-line error now if the embedder cannot run (no such checkpoint, file, module or model),
+        before a run spends time on data and training; a frozen embedder's fingerprint reads exactly those."""
+        if not self.trains:
+            self.fingerprint()
+
     def embed(self, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
         raise NotImplementedError
 
