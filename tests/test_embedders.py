@@ -121,3 +121,16 @@ def test_embedders_are_listed_and_an_unknown_one_is_a_usage_error(capsys, tmp_pa
     with pytest.raises(SystemExit) as exit_:
         main(["run", "--embedder", "eat", "--cache", str(tmp_path)])
     assert exit_.value.code == 2 and "unknown embedder 'eat'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("spec, says", [("beats", "checkpoint '(none given)' not found"),
+                                         ("dasheng:checkpoint=missing.pt", "checkpoint 'missing.pt' not found"),
+                                         ("imported:path=missing.npz", "missing.npz: embedding file not found")])
+def test_a_missing_embedder_file_fails_the_run_before_its_data_is_made(spec, says, tmp_path, capsys):
+    cache = tmp_path / "cache"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--preset", "tiny", "--cache", str(cache), "--embedder", spec,
+              "--results", str(tmp_path / "r"), "--leaderboard", str(tmp_path / "LB.md")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(err) == 1 and says in err[0], err
+    assert not cache.exists(), "the generated data set was made before the embedder was checked"

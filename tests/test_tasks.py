@@ -181,3 +181,9 @@ def test_run_writes_the_years_files_and_bench_evaluate_recomputes_its_rows(micro
     written = json.loads(out.read_text())
     assert written["official_score"] == pytest.approx(result["official_score"], abs=1e-15)
     assert 0 <= written["official_score"] <= 1 and set(written["per_type"]) == set(task.eval_types)
+
+
+def test_the_decision_threshold_is_the_years_90th_percentile_of_held_out_normal_scores():
+    # 10 scores 1..10: the 0.9 quantile sits 0.9 * 9 = 8.1 places in, between 9 and 10
+    for year in ("dcase2021", "dcase2025"):
+        assert get_task(year).decision_threshold(np.arange(10, 0, -1.0)) == pytest.approx(9.1, abs=1e-12)
