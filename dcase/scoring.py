@@ -26,6 +26,9 @@ class Scoring:
     what: ClassVar[str] = ""                      # the official score, in words
     jackknife: ClassVar[bool] = False             # the evaluator reports a jackknife CI95
     needs_decisions: ClassVar[bool] = False       # the evaluator skips a system without decision files
+    max_fpr: ClassVar[float] = metrics.MAX_FPR    # the pAUC's upper false positive rate
+    pooled: ClassVar[tuple[str, ...]] = ()        # the section areas whose harmonic mean is the official score
+    pooled_figures: ClassVar[dict[str, tuple[str, ...]]] = {}  # summary figure -> the areas it is the hmean of
 
     def section_table(self, clips: pd.DataFrame) -> pd.DataFrame:
         """Per-(type, section[, domain]) rows of labelled clips (columns machine_type, section, domain, label,
@@ -46,16 +49,19 @@ class Scoring:
         """Per machine type, the mean over its sections of each figure the result pages show."""
         raise NotImplementedError
 
-    def resampled_parts(self, ranks: np.ndarray, m: int, domains: np.ndarray, labels: np.ndarray,
-                        max_fpr: float) -> list[np.ndarray]:
-        """One section's areas pooled into the official score, for each resample: `ranks` (resamples, n) are the
-        drawn clips' places among the section's `m` distinct scores (`dcase.roc.descending_ranks`), drawn within
-        (domain, label) strata, so `domains` and `labels` (n,) hold for every resample."""
+    def resampled_section(self, ranks: np.ndarray, m: int, domains: np.ndarray, labels: np.ndarray
+                          ) -> dict[str, np.ndarray]:
+        """One section's named ROC areas, for each resample: `ranks` (resamples, n) are the drawn clips' places
+        among the section's `m` distinct scores (`dcase.roc.descending_ranks`), drawn within (domain, label)
+        strata, so `domains` and `labels` (n,) hold for every resample."""
         raise NotImplementedError
 
-    def official_resampled(self, parts: list[np.ndarray], types: list[str]) -> np.ndarray:
-        """The official score of each resample from the pooled `parts` (`types`: each part's machine type)."""
-        return metrics.floored_hmean_rows(np.stack(parts, 1))
+    def resampled_figures(self, sections: list[dict[str, np.ndarray]], types: list[str]) -> dict[str, np.ndarray]:
+        """The official score and the summary figures of each resample, from every section's `resampled_section`
+        (`types`: each section's machine type): by default, harmonic means over all sections' areas."""
+        def pooled(*names):
+            return metrics.floored_hmean_rows(np.stack([s[n] for s in sections for n in names if n in s], 1))
+        return {"official_score": pooled(*self.pooled), **{f: pooled(*names) for f, names in self.pooled_figures.items()}}
 
     def summary_of(self, tables: list[pd.DataFrame]) -> dict[str, float]:
         """The mean over seeds (one section table each) of the official score and the summary figures."""
@@ -84,14 +90,19 @@ class PerMachineID(Scoring):
     def per_type(self, table):
         return {t: {"auc": float(g.auc.mean()), "pauc": float(g.pauc.mean())} for t, g in table.groupby("machine_type")}
 
-    def resampled_parts(self, ranks, m, domains, labels, max_fpr):
-        return areas_from_counts(counts(ranks, labels == 1, m), counts(ranks, labels == 0, m))
+    def resampled_section(self, ranks, m, domains, labels):
+        auc, pauc = areas_from_counts(counts(ranks, labels == 1, m), counts(ranks, labels == 0, m), (None, self.max_fpr))
+        return {"auc": auc, "pauc": pauc}
 
-    def official_resampled(self, parts, types):
-        """The harmonic mean over types of each type's mean AUC over its machine IDs."""
-        by_type = [np.mean([p for p, t in zip(parts, types) if t == name], axis=0) for name in sorted(set(types))]
-        return metrics.floored_hmean_rows(np.stack(by_type, 1))
-
+    def resampled_figures(self, sections, types):
+        """Per type, the mean over its machine IDs; then the harmonic (and arithmetic) mean over types."""
+        names = sorted(set(types))
+        out = {}
+        for area in ("auc", "pauc"):
+            by_type = np.stack([np.mean([s[area] for s, t in zip(sections, types) if t == name], axis=0)
+                                for name in names], 1)
+            out[f"mean_{area}"], out[f"hmean_{area}"] = by_type.mean(1), metrics.floored_hmean_rows(by_type)
+        return {"official_score": out["hmean_auc"], **out}
 
 
 class PerDomain(Scoring):
@@ -99,6 +110,9 @@ class PerDomain(Scoring):
 
     layout = "domains"
     summary = ("hmean_auc", "hmean_source", "hmean_target", "hmean_pauc")
+    pooled = ("auc_source", "pauc_source", "auc_target", "pauc_target")
+    pooled_figures = {"hmean_auc": ("auc_source", "auc_target"), "hmean_pauc": ("pauc_source", "pauc_target"),
+                      "hmean_source": ("auc_source",), "hmean_target": ("auc_target",)}
     summary_names = ("hmean AUC", "hmean AUC (source clips)", "hmean AUC (target clips)", "hmean pAUC")
     metric = {"source": "auc of source clips", "target": "auc of target clips"}
     what = ("the harmonic mean of the AUC and pAUC of every (machine type, section, domain), each domain scored on "
@@ -118,14 +132,14 @@ class PerDomain(Scoring):
         return {t: {f"{m}_{d}": float(g[g.domain == d][m].mean()) for d in ("source", "target")
                     for m in ("auc", "pauc") if (g.domain == d).any()} for t, g in table.groupby("machine_type")}
 
-    def resampled_parts(self, ranks, m, domains, labels, max_fpr):
-        parts = []
+    def resampled_section(self, ranks, m, domains, labels):
+        out = {}
         for domain in ("source", "target"):
             mine = domains == domain
             if mine.any():
-                parts += areas_from_counts(counts(ranks, mine & (labels == 1), m), counts(ranks, mine & (labels == 0), m),
-                                           (None, max_fpr))
-        return parts
+                out[f"auc_{domain}"], out[f"pauc_{domain}"] = areas_from_counts(
+                    counts(ranks, mine & (labels == 1), m), counts(ranks, mine & (labels == 0), m), (None, self.max_fpr))
+        return out
 
 
 class DomainGeneralisation(Scoring):
@@ -133,6 +147,8 @@ class DomainGeneralisation(Scoring):
 
     layout = "domains"
     summary = ("hmean_source", "hmean_target", "hmean_pauc")
+    pooled = ("auc_source", "auc_target", "pauc")
+    pooled_figures = {"hmean_source": ("auc_source",), "hmean_target": ("auc_target",), "hmean_pauc": ("pauc",)}
     summary_names = ("hmean AUC-source", "hmean AUC-target", "hmean pAUC")
     metric = {"source": "auc of source normals + all anomalies", "target": "auc of target normals + all anomalies",
               "all": "auc and pauc of the section"}
@@ -160,13 +176,14 @@ class DomainGeneralisation(Scoring):
                     "auc_target": float(g[g.domain == "target"].auc.mean()),
                     "pauc": float(g[g.domain == "all"].pauc.mean())} for t, g in table.groupby("machine_type")}
 
-    def resampled_parts(self, ranks, m, domains, labels, max_fpr):
-        anomalies, parts = counts(ranks, labels == 1, m), []
+    def resampled_section(self, ranks, m, domains, labels):
+        anomalies, out = counts(ranks, labels == 1, m), {}
         for domain in ("source", "target"):  # the domain's normals against every anomaly of the section
             normals = (domains == domain) & (labels == 0)
             if normals.any():
-                parts += areas_from_counts(anomalies, counts(ranks, normals, m))
-        return parts + areas_from_counts(anomalies, counts(ranks, labels == 0, m), (max_fpr,))
+                out[f"auc_{domain}"] = areas_from_counts(anomalies, counts(ranks, normals, m))[0]
+        out["pauc"] = areas_from_counts(anomalies, counts(ranks, labels == 0, m), (self.max_fpr,))[0]
+        return out
 
 
 PER_MACHINE_ID, PER_DOMAIN, DOMAIN_GENERALISATION = PerMachineID(), PerDomain(), DomainGeneralisation()

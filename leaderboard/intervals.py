@@ -1,7 +1,8 @@
-"""How sure a figure is: ROC areas for many resamples at once, stratified bootstrap CI95, paired comparisons.
+"""How sure a figure is: one stratified bootstrap of the year's official figures, CI95, paired comparisons.
 
-The ROC areas of all resamples come from `dcase.roc` in one pass, which is what makes 1,000 resamples of
-every method take seconds.
+The leaderboard, `bench rank` and `bench evaluate` all draw from `Resampler`, which scores each resample with
+the year's own rules (`dcase.scoring`). The ROC areas of all resamples come from `dcase.roc` in one pass,
+which is what makes 1,000 resamples of every method take seconds.
 """
 from __future__ import annotations
 
@@ -9,9 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import hmean
 
-from dcase.roc import areas_from_counts, counts, descending_ranks
+from dcase.roc import descending_ranks
 
 RESAMPLES = 1000
 
@@ -25,63 +25,52 @@ def stratified_indices(groups: pd.DataFrame, resamples: int, seed: int = 0) -> n
     return out
 
 
+class Resampler:
+    """Stratified bootstrap resamples of one split's test clips, drawn once: every system scored through the same
+    draws, so differences between systems are paired. Clips are drawn with replacement within every (machine
+    type, section, domain, label) stratum; `clips` needs machine_type, section, domain, file and label."""
+
+    KEYS = ["machine_type", "section", "domain", "file"]
+
+    def __init__(self, clips: pd.DataFrame, scoring, resamples: int = RESAMPLES, seed: int = 0):
+        self.clips = clips.drop_duplicates(self.KEYS)[[*self.KEYS, "label"]].sort_values(self.KEYS).reset_index(drop=True)
+        self.scoring = scoring
+        self.draws = stratified_indices(self.clips[["machine_type", "section", "domain", "label"]], resamples, seed)
+        self.sections = list(self.clips.groupby(["machine_type", "section"], sort=True).indices.items())
+        self.position = pd.Series(np.arange(len(self.clips)), index=pd.MultiIndex.from_frame(self.clips[self.KEYS]))
+
+    def figures(self, scored: pd.DataFrame) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+        """(observed, resampled) official score and summary figures of one system's scores of these clips."""
+        values = np.empty(len(self.clips))
+        values[self.position.loc[list(zip(*(scored[k] for k in self.KEYS)))].to_numpy()] = scored.score.to_numpy(np.float64)
+        labels, domains = self.clips.label.to_numpy(), self.clips.domain.to_numpy()
+        observed, drawn, types = [], [], []
+        ranks = np.empty(len(self.clips), dtype=np.int64)
+        for (machine_type, _), rows in self.sections:
+            ranks[rows], m = descending_ranks(values[rows])
+            observed.append(self.scoring.resampled_section(ranks[rows][None], m, domains[rows], labels[rows]))
+            drawn.append(self.scoring.resampled_section(ranks[self.draws[:, rows]], m, domains[rows], labels[rows]))
+            types.append(machine_type)
+        once = self.scoring.resampled_figures(observed, types)
+        return {f: float(v[0]) for f, v in once.items()}, self.scoring.resampled_figures(drawn, types)
+
+
 @dataclass
 class Headline:
-    """Per method, the headline figures for the observed clips and for each resample."""
+    """Per method, the headline figures for the observed clips and for each resample (the mean over its seeds)."""
     observed: dict[str, dict[str, float]]       # method -> {"hmean_auc": .., "hmean_pauc": .., ...}
     resampled: dict[str, dict[str, np.ndarray]]  # method -> figure -> (resamples,)
 
 
-FIGURES = ("mean_auc", "mean_pauc", "hmean_auc", "hmean_pauc")
-
-
-def _summaries(per_id_auc: np.ndarray, per_id_pauc: np.ndarray, id_type: np.ndarray) -> dict[str, np.ndarray]:
-    """(..., ids) per-ID areas -> per-type means -> the four headline figures over types."""
-    types = np.unique(id_type)
-    auc = np.stack([per_id_auc[..., id_type == t].mean(-1) for t in types], -1)
-    pauc = np.stack([per_id_pauc[..., id_type == t].mean(-1) for t in types], -1)
-    floor = np.finfo(np.float64).eps  # a harmonic mean is undefined at 0
-    return {"mean_auc": auc.mean(-1), "mean_pauc": pauc.mean(-1),
-            "hmean_auc": hmean(np.maximum(auc, floor), axis=-1), "hmean_pauc": hmean(np.maximum(pauc, floor), axis=-1)}
-
-
-def headline(scores: pd.DataFrame, resamples: int = RESAMPLES, seed: int = 0, max_fpr: float = 0.1) -> Headline:
-    """Bootstrap the headline figures of every method in `scores` (one split's per-clip scores).
-
-    `scores` columns: method, seed, file, machine_type, section, label, score. Every method and seed is
-    resampled with the same clip draws (so differences between methods are paired), and a method's figure is
-    the mean over its seeds.
-    """
-    clips = scores.drop_duplicates(["machine_type", "section", "file"])[["machine_type", "section", "file", "label"]]
-    clips = clips.sort_values(["machine_type", "section", "file"]).reset_index(drop=True)
-    ids = clips.groupby(["machine_type", "section"], sort=True).indices
-    id_type = np.array([t for t, _ in ids])
-    draws = stratified_indices(clips[["machine_type", "section", "label"]], resamples, seed)
-    labels = clips.label.to_numpy()
-    position = pd.Series(np.arange(len(clips)), index=pd.MultiIndex.from_frame(clips[["machine_type", "section", "file"]]))
+def headline(scores: pd.DataFrame, scoring, resamples: int = RESAMPLES, seed: int = 0) -> Headline:
+    """Bootstrap the year's figures of every method in `scores` (one split's per-clip scores: method, seed and
+    `Resampler`'s columns, with score); every method and seed through the same draws."""
+    resampler = Resampler(scores, scoring, resamples, seed)
     observed, resampled = {}, {}
     for method, part in scores.groupby("method"):
-        per_seed_obs, per_seed_boot = [], []
-        for _, run in part.groupby("seed"):
-            vector = np.empty(len(clips))
-            vector[position.loc[list(zip(run.machine_type, run.section, run.file))].to_numpy()] = run.score.to_numpy()
-            obs_auc, obs_pauc, boot_auc, boot_pauc = [], [], [], []
-            ranks = np.empty(len(clips), dtype=np.int64)
-            for rows in ids.values():  # resamples keep each column's label: counts per distinct score, no sort
-                ranks[rows], m = descending_ranks(vector[rows])
-                positive, negative = labels[rows] == 1, labels[rows] == 0
-                auc, pauc = areas_from_counts(counts(ranks[rows][None], positive, m), counts(ranks[rows][None], negative, m),
-                                              (None, max_fpr))
-                obs_auc.append(auc[0])
-                obs_pauc.append(pauc[0])
-                drawn = ranks[draws[:, rows]]
-                auc, pauc = areas_from_counts(counts(drawn, positive, m), counts(drawn, negative, m), (None, max_fpr))
-                boot_auc.append(auc)
-                boot_pauc.append(pauc)
-            per_seed_obs.append(_summaries(np.array(obs_auc), np.array(obs_pauc), id_type))
-            per_seed_boot.append(_summaries(np.stack(boot_auc, -1), np.stack(boot_pauc, -1), id_type))
-        observed[method] = {f: float(np.mean([s[f] for s in per_seed_obs])) for f in FIGURES}
-        resampled[method] = {f: np.mean([s[f] for s in per_seed_boot], axis=0) for f in FIGURES}
+        runs = [resampler.figures(run) for _, run in part.groupby("seed")]
+        observed[method] = {f: float(np.mean([o[f] for o, _ in runs])) for f in runs[0][0]}
+        resampled[method] = {f: np.mean([r[f] for _, r in runs], axis=0) for f in runs[0][1]}
     return Headline(observed, resampled)
 
 
@@ -104,18 +93,6 @@ def compare_to_leader(result: Headline, figure: str = "hmean_auc") -> tuple[str,
     return leader, out
 
 
-def official_score_resamples(clips: pd.DataFrame, scoring, resamples: int = RESAMPLES, seed: int = 0,
-                             max_fpr: float = 0.1) -> np.ndarray:
-    """The official score (by the year's `dcase.scoring` kind) of each of `resamples` stratified
-    bootstrap resamples of one method's scored clips (columns machine_type, section, domain, label, score):
-    clips are drawn with replacement within every (type, section, domain, label) stratum."""
-    clips = clips.sort_values(["machine_type", "section", "domain", "file"]).reset_index(drop=True)
-    draws = stratified_indices(clips[["machine_type", "section", "domain", "label"]], resamples, seed)
-    labels, values, domains = clips.label.to_numpy(), clips.score.to_numpy(np.float64), clips.domain.to_numpy()
-    parts, types, ranks = [], [], np.empty(len(clips), dtype=np.int64)
-    for (machine_type, _), rows in clips.groupby(["machine_type", "section"], sort=True).indices.items():
-        ranks[rows], m = descending_ranks(values[rows])
-        mine = scoring.resampled_parts(ranks[draws[:, rows]], m, domains[rows], labels[rows], max_fpr)
-        parts += mine
-        types += [machine_type] * len(mine)
-    return scoring.official_resampled(parts, types)
+def official_score_resamples(clips: pd.DataFrame, scoring, resamples: int = RESAMPLES, seed: int = 0) -> np.ndarray:
+    """The official score of each resample of one system's scored clips (`Resampler`'s columns and score)."""
+    return Resampler(clips, scoring, resamples, seed).figures(clips)[1]["official_score"]

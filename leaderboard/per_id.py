@@ -171,7 +171,7 @@ def split_records(task, part: pd.DataFrame, scores: pd.DataFrame | None) -> tupl
     types = [t for t in summaries[next(iter(summaries))][0].index if t not in ("mean", "hmean")]
     hm = {m: np.mean([s.loc["hmean", "auc"] for s in ss]) for m, ss in summaries.items()}
     order = sorted(summaries, key=lambda m: -hm[m])
-    result = headline(scores) if scores is not None and set(scores.method) == set(summaries) else None
+    result = headline(scores, task.scoring) if scores is not None and set(scores.method) == set(summaries) else None
     leader, versus = compare_to_leader(result, HEADLINE) if result else (order[0], {})
     reference = next(iter(references(task, part)), None)
     records = []

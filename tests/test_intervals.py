@@ -7,6 +7,7 @@ from scipy.stats import norm
 from sklearn.metrics import roc_auc_score
 
 from dcase.roc import roc_area, roc_areas
+from dcase.scoring import PER_MACHINE_ID
 from embeddings.train import hold_out
 from leaderboard.intervals import ci95, compare_to_leader, headline, stratified_indices
 from leaderboard.render import render
@@ -65,7 +66,7 @@ def _scores(methods: dict, seeds=(0,)) -> pd.DataFrame:
         for method, make in methods.items():
             for seed in seeds:
                 rows.append(pd.DataFrame({"method": method, "seed": seed, "file": [f"c{i}.wav" for i in range(40)],
-                                          "machine_type": machine_type, "section": "00", "label": labels,
+                                          "machine_type": machine_type, "section": "00", "domain": "source", "label": labels,
                                           "score": make(base, labels, seed)}))
     return pd.concat(rows, ignore_index=True)
 
@@ -73,7 +74,7 @@ def _scores(methods: dict, seeds=(0,)) -> pd.DataFrame:
 def test_identical_methods_are_tied_and_a_much_worse_one_is_not():
     scores = _scores({"a": lambda b, y, s: b, "b": lambda b, y, s: b.copy(),
                       "noise": lambda b, y, s: np.random.default_rng(5).normal(size=len(b))})
-    result = headline(scores, resamples=500)
+    result = headline(scores, PER_MACHINE_ID, resamples=500)
     leader, versus = compare_to_leader(result)
     assert leader in ("a", "b") and versus["a"]["tied"] and versus["b"]["tied"]
     assert versus["a"]["difference"] == 0 == versus["b"]["difference"]
@@ -85,8 +86,8 @@ def test_identical_methods_are_tied_and_a_much_worse_one_is_not():
 
 def test_a_methods_figure_is_the_mean_over_its_seeds():
     scores = _scores({"m": lambda b, y, s: b + s * y}, seeds=(0, 1))  # seed 1 separates the classes further
-    single = {s: headline(scores[scores.seed == s], resamples=50).observed["m"]["mean_auc"] for s in (0, 1)}
-    assert headline(scores, resamples=50).observed["m"]["mean_auc"] == pytest.approx(np.mean(list(single.values())))
+    single = {s: headline(scores[scores.seed == s], PER_MACHINE_ID, resamples=50).observed["m"]["mean_auc"] for s in (0, 1)}
+    assert headline(scores, PER_MACHINE_ID, resamples=50).observed["m"]["mean_auc"] == pytest.approx(np.mean(list(single.values())))
 
 
 def _write_results(folder, rows):

@@ -107,8 +107,8 @@ def test_submission_file_names_per_year():
 
 
 @pytest.mark.parametrize("score", [PER_MACHINE_ID, PER_DOMAIN, DOMAIN_GENERALISATION])
-def test_bootstrap_of_the_official_score_equals_rescoring_each_resample(score):
-    from leaderboard.intervals import official_score_resamples, stratified_indices
+def test_every_bootstrapped_figure_equals_rescoring_each_resample(score):
+    from leaderboard.intervals import Resampler, official_score_resamples, stratified_indices
     rng = np.random.default_rng(7)
     parts = []
     for machine_type in ("fan", "pump"):
@@ -125,6 +125,15 @@ def test_bootstrap_of_the_official_score_equals_rescoring_each_resample(score):
         resample = ordered.iloc[draws[b]]
         expected = score.official_score(score.section_table(resample))["official_score"]
         assert fast[b] == pytest.approx(expected, abs=1e-12)
+    observed, resampled = Resampler(clips, score, 5, 3).figures(clips)
+    np.testing.assert_array_equal(resampled["official_score"], fast)
+    whole = score.official_score(score.section_table(clips))
+    assert set(score.summary) - {"official_score"} <= set(observed) and set(observed) == set(resampled)
+    for figure in observed:  # the summary figures too, of the clips as observed and of each resample
+        assert observed[figure] == pytest.approx(whole[figure], abs=1e-12), figure
+        for b in range(5):
+            again = score.official_score(score.section_table(ordered.iloc[draws[b]]))[figure]
+            assert resampled[figure][b] == pytest.approx(again, abs=1e-12), figure
 
 
 def test_select_reports_each_types_best_development_method_on_evaluation(tmp_path):
