@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from methods.base import Bundle, Scorer, check_bundles
+from methods.kmeans import kmeans
 from methods.registry import register
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -95,61 +96,15 @@ class GMMScorer(Scorer):
             mask[i, :len(a)] = 1
         return x, mask
 
-    def _kmeans_resp(self, x, mask, max_iter=100):
-        """Hard responsibilities from the best of `n_init` k-means runs (k-means++ starts, Lloyd to convergence).
+    def _kmeans_resp(self, x, mask):
+        """Hard responsibilities from the best of `n_init` k-means runs (`methods.kmeans`).
 
         scikit-learn starts EM from one k-means run; the lowest-inertia of several costs little next to one
-        full-covariance EM step and lands in a better optimum more often. Assignments need no float64.
+        full-covariance EM step and lands in a better optimum more often. With those restarts each k-means++
+        centre is one plain draw (trials=1), not the best of several. Assignments need no float64.
         """
-        out_dtype, x, mask = x.dtype, x.float(), mask.float()
-        best, best_inertia = None, None
-        x_sq = x.square().sum(2, keepdim=True)
-        tol = 1e-4 * x.var(1).mean(1)  # scikit-learn's KMeans tolerance: relative to the mean feature variance
-        for init in range(self.n_init):
-            centers = torch.stack([self._kmeans_pp(x[b, : int(mask[b].sum())], self.seed * 1000 + init)
-                                   for b in range(len(x))])
-            resp, dist = self._lloyd(x, x_sq, mask, centers, tol, max_iter)
-            inertia = (dist.min(2).values * mask).sum(1)
-            if best is None:
-                best, best_inertia = resp, inertia
-            else:
-                better = inertia < best_inertia
-                best = torch.where(better[:, None, None], resp, best)
-                best_inertia = torch.minimum(inertia, best_inertia)
-        return best.to(out_dtype)
-
-    def _lloyd(self, x, x_sq, mask, centers, tol, max_iter):
-        """Lloyd iterations to convergence; an ID leaves the batch when its centres stop moving."""
-        resp = torch.zeros(*x.shape[:2], self.n_components, dtype=x.dtype, device=x.device)
-        dist = torch.zeros_like(resp)
-        ids = torch.arange(len(x), device=x.device)
-        xa, sa, ma, ta = x, x_sq, mask, tol
-        for _ in range(max_iter):
-            # squared distances; the factor 2 goes on the small operand, not on the data
-            d = torch.baddbmm(centers.square().sum(2)[:, None], xa, centers.transpose(1, 2), alpha=-2.0).add_(sa)
-            r = torch.nn.functional.one_hot(d.argmin(2), self.n_components).to(x.dtype) * ma[..., None]
-            resp[ids], dist[ids] = r, d
-            nk = r.sum(1)
-            new = torch.where(nk[..., None] > 0, r.transpose(1, 2) @ xa / nk.clamp_min(1)[..., None], centers)
-            going = (new - centers).square().sum((1, 2)) > ta
-            if not bool(going.all()):
-                ids, xa, sa, ma, ta, new = ids[going], xa[going], sa[going], ma[going], ta[going], new[going]
-                if len(ids) == 0:
-                    break
-            centers = new
-        return resp, dist
-
-    def _kmeans_pp(self, x, seed):
-        """k-means++ seeding of one ID, from its own generator: a start that does not depend on the batch."""
-        gen = torch.Generator().manual_seed(seed)
-        idx = [int(torch.randint(len(x), (1,), generator=gen))]
-        closest = (x - x[idx[0]]).square().sum(1)
-        for _ in range(1, self.n_components):
-            # every clip on a chosen centre already (constant embeddings): any clip is as good a next one
-            weights = closest if bool(closest.sum() > 0) else torch.ones_like(closest)
-            idx.append(int(torch.multinomial((weights / weights.sum()).float().cpu(), 1, generator=gen)))
-            closest = torch.minimum(closest, (x - x[idx[-1]]).square().sum(1))
-        return x[idx]
+        resp = kmeans(x.float(), mask.float(), self.n_components, self.seed, self.n_init, max_iter=100, trials=1)[1]
+        return resp.to(x.dtype)
 
     def _m_step(self, x, resp):
         eps = 10 * torch.finfo(x.dtype).eps

@@ -1,6 +1,7 @@
 """The scorers current systems use, each against an independent reference on the same data."""
 import numpy as np
 import pytest
+import torch
 from sklearn.cluster import KMeans, kmeans_plusplus
 from sklearn.covariance import EmpiricalCovariance, LedoitWolf
 from sklearn.neighbors import NearestNeighbors
@@ -8,7 +9,7 @@ from sklearn.neighbors import NearestNeighbors
 from core.errors import DataError
 from core.plugins import PluginError
 from methods import Bundle, get_scorer
-from methods.kmeans_knn import kmeans, plusplus
+from methods.kmeans import kmeans, lloyd, plusplus, tolerance
 from methods.mahalanobis import covariance
 from methods.smote_knn import smote
 
@@ -88,14 +89,30 @@ def test_kmeans_equals_scikit_learn_from_the_same_start():
     x = np.r_[rng.normal(size=(200, 8)), rng.normal(size=(200, 8)) + 4]
     start, _ = kmeans_plusplus(x, 16, random_state=0)
     reference = KMeans(16, init=start, n_init=1, algorithm="lloyd", tol=1e-4, max_iter=300).fit(x).cluster_centers_
-    np.testing.assert_allclose(kmeans(x, start), reference, rtol=1e-5, atol=1e-5)
+    data = torch.as_tensor(x, dtype=torch.float32)[None]
+    mask = torch.ones(data.shape[:2])
+    centres = lloyd(data, mask, torch.as_tensor(start, dtype=torch.float32)[None], tolerance(data, mask))[0][0]
+    np.testing.assert_allclose(centres.numpy(), reference, rtol=1e-5, atol=1e-5)
+
+
+def test_padded_sets_cluster_in_one_batch_exactly_as_each_alone():
+    rng = np.random.default_rng(3)
+    sets = [(rng.normal(size=(n, 6)) + 3 * (rng.random((n, 1)) > 0.5)).astype(np.float32) for n in (40, 25, 33)]
+    x, mask = torch.zeros(3, 40, 6), torch.zeros(3, 40)
+    for i, a in enumerate(sets):
+        x[i, :len(a)], mask[i, :len(a)] = torch.from_numpy(a), 1
+    centres, resp, _ = kmeans(x, mask, 4, seed=2, n_init=3)
+    for i, a in enumerate(sets):
+        alone, alone_resp, _ = kmeans(torch.from_numpy(a)[None], torch.ones(1, len(a)), 4, seed=2, n_init=3)
+        torch.testing.assert_close(centres[i], alone[0], rtol=1e-5, atol=1e-5)
+        assert torch.equal(resp[i, :len(a)], alone_resp[0]) and not resp[i, len(a):].any()  # padding joins no cluster
 
 
 def test_plusplus_draws_distinct_spread_out_reproducible_centres():
     rng = np.random.default_rng(6)
     blobs = np.concatenate([rng.normal(size=(50, 4)) * 0.05 + 10 * i for i in range(4)])
-    start = plusplus(blobs, 4, seed=1)
-    np.testing.assert_array_equal(start, plusplus(blobs, 4, seed=1))
+    start = plusplus(torch.from_numpy(blobs), 4, seed=1).numpy()
+    np.testing.assert_array_equal(start, plusplus(torch.from_numpy(blobs), 4, seed=1).numpy())
     assert sorted(np.round(start.mean(1) / 10).astype(int)) == [0, 1, 2, 3]  # one centre in each far-apart blob
     assert all(any(np.array_equal(c, p) for p in blobs) for c in start)  # starting centres are data points
 
@@ -106,7 +123,7 @@ def test_kmeans_knn_banks_centres_and_every_target_clip(shifted):
     sizes = sorted(b.size for _, b in scorer.banks_)
     assert sizes == [6, 8]
     source = train[domain == "source"]
-    start = plusplus(source, 8, seed=0)
+    start = plusplus(torch.from_numpy(source.astype(np.float32)), 8, seed=0).numpy()
     centres = KMeans(8, init=start, n_init=1, algorithm="lloyd").fit(source.astype(np.float64)).cluster_centers_
     expected = np.minimum(_sk_knn(centres, test, 1, "euclidean"), _sk_knn(train[domain == "target"], test, 1, "euclidean"))
     np.testing.assert_allclose(scorer.score(_bundle(test)), expected, rtol=1e-4, atol=1e-4)
