@@ -91,10 +91,13 @@ class SklearnKNNScorer(Scorer):
     def _centres(self, x):
         from sklearn.cluster import KMeans
 
-        from methods.kmeans_knn import plusplus
+        import torch
+
+        from methods.kmeans import plusplus
         if self.metric == "cosine":
             x = x / np.linalg.norm(x, axis=1, keepdims=True)
-        start = plusplus(x, self.n_centres, self.seed)  # the same start as kmeans_knn's
+        # the same start as kmeans_knn's first (and only) k-means run
+        start = plusplus(torch.as_tensor(x, dtype=torch.float32), self.n_centres, self.seed * 1000).double().numpy()
         return KMeans(self.n_centres, init=start, n_init=1, algorithm="lloyd").fit(x).cluster_centers_
 
     def score(self, test: Bundle) -> np.ndarray:
