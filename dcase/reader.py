@@ -169,7 +169,7 @@ def load_clips(root: str | Path, task: str | TaskYear | None = None, *, ground_t
     with_clips = {p.parent.parent for _, _, _, p in files}
     problems += [Problem(d, "no WAV files in train/ or test/; add the clips or remove the folder")
                  for base in data_folders(root).values() for d in sorted(base.iterdir()) if d.is_dir() and d not in with_clips]
-    table = pd.DataFrame(rows, columns=COLUMNS).assign(channel=channel)
+    table = pd.DataFrame(rows, columns=COLUMNS).assign(channel=channel, task=task.name)
     if truth is not None:
         problems += _unmatched_ground_truth(truth, table, truth_path)
     if check_audio:

@@ -63,6 +63,10 @@ class Scoring:
             return metrics.floored_hmean_rows(np.stack([s[n] for s in sections for n in names if n in s], 1))
         return {"official_score": pooled(*self.pooled), **{f: pooled(*names) for f, names in self.pooled_figures.items()}}
 
+    def selection(self, figures: dict) -> float:
+        """What checkpoint selection on labelled development clips maximises: the official score."""
+        return figures["official_score"]
+
     def summary_of(self, tables: list[pd.DataFrame]) -> dict[str, float]:
         """The mean over seeds (one section table each) of the official score and the summary figures."""
         figures = [self.official_score(t) for t in tables]
@@ -89,6 +93,11 @@ class PerMachineID(Scoring):
 
     def per_type(self, table):
         return {t: {"auc": float(g.auc.mean()), "pauc": float(g.pauc.mean())} for t, g in table.groupby("machine_type")}
+
+    def selection(self, figures):
+        """Mean AUC + mean pAUC, as the seed paper selects its checkpoints (`MISSION.md`): its reference numbers
+        come from that rule."""
+        return figures["mean_auc"] + figures["mean_pauc"]
 
     def resampled_section(self, ranks, m, domains, labels):
         auc, pauc = areas_from_counts(counts(ranks, labels == 1, m), counts(ranks, labels == 0, m), (None, self.max_fpr))

@@ -19,7 +19,8 @@ from tqdm import tqdm
 from core.atomic import atomic_file
 from core.locking import exclusive
 from core.ranks import is_main, rank_world
-from dcase import channels, metrics
+from dcase import channels
+from dcase.tasks import DEFAULT_TASK, get_task
 from embeddings.classifier import Classifier, infer, pad_frames, softmax_score
 from embeddings.config import TrainConfig
 from embeddings.distributed import global_batchnorm
@@ -60,13 +61,15 @@ class TrainStep(torch.nn.Module):
 
 
 def validate_on_dev(model, config, dev, device) -> dict:
-    """Softmax-score AUC/pAUC on the development test clips: the seed paper's protocol (uses test labels)."""
+    """The task year's official figures of the softmax score on the development test clips, and what its
+    checkpoint selection maximises (`Scoring.selection`): the seed paper's protocol, which uses test labels."""
     clips, logmel = dev
     _, logits = infer(model, logmel, clips.n_frames.to_numpy(), config.crop_frames, device)
-    table = metrics.summarize(metrics.per_section(clips, softmax_score(logits, clips.first_class, clips.n_classes)))
-    auc, pauc = float(table.loc["mean", "auc"]), float(table.loc["mean", "pauc"])
-    return {"auc": auc, "pauc": pauc, "select": auc + pauc,
-            "per_type": {t: [float(r.auc), float(r.pauc)] for t, r in table.iloc[:-2].iterrows()}}
+    scoring = get_task(clips.task.iloc[0] if "task" in clips else DEFAULT_TASK).scoring
+    table = scoring.section_table(clips.assign(score=softmax_score(logits, clips.first_class, clips.n_classes)))
+    figures = scoring.official_score(table)
+    return {**{k: figures[k] for k in ("official_score", "mean_auc", "mean_pauc") if k in figures},
+            "select": scoring.selection(figures), "per_type": scoring.per_type(table)}
 
 
 def validate_on_heldout(model, config, heldout, device) -> dict:
@@ -200,7 +203,7 @@ def fit(config: TrainConfig, train: tuple[pd.DataFrame, np.ndarray], selection_s
                                  best_state=copy.deepcopy(model.state_dict()))
         state["epoch"] = epoch + 1
         if rank == 0:
-            shown.update({k: f"{record[k]:.3f}" for k in ("loss", "auc", "pauc", "heldout_loss") if k in record})
+            shown.update({k: f"{record[k]:.3f}" for k in ("loss", "official_score", "heldout_loss") if k in record})
             bar.set_postfix(shown)
             # the log line first, then the checkpoint: a kill between the two leaves a line the checkpoint does not
             # hold, which _truncate_log drops on resume (the other order would lose the epoch's line for good)

@@ -89,9 +89,8 @@ class SklearnKNNScorer(Scorer):
         return self
 
     def _centres(self, x):
-        from sklearn.cluster import KMeans
-
         import torch
+        from sklearn.cluster import KMeans
 
         from methods.kmeans import plusplus
         if self.metric == "cosine":

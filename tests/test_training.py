@@ -2,9 +2,11 @@ import json
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from conftest import CONFIG
+from scipy.stats import hmean
 
 import embeddings.pipeline as cache_mod
 from dcase import metrics
@@ -91,3 +93,39 @@ def test_per_type_models_and_finetuned_heads(built, cache_root, tmp_path):
     assert set(saved["models"]) == {"ToyCar", "valve"} and set(saved["heads"]) == {"ToyCar", "valve"}
     cache = cache_mod.embed(tmp_path / "run" / "model.pt", features)
     assert len(cache.clips) == len(subset) and np.isfinite(cache.logits).all()
+
+
+def _section(machine_type, order):
+    """One 2023-format section's test clips, scored in the given order from highest: `a` anomaly, `s` source
+    normal, `t` target normal; anomalies alternate source and target."""
+    domains = {"s": "source", "t": "target"}
+    anomalies = iter(["source", "target"] * 4)
+    return pd.DataFrame({"machine_type": machine_type, "section": "00", "task": "dcase2023",
+                         "domain": [domains.get(c) or next(anomalies) for c in order],
+                         "label": [int(c == "a") for c in order], "score": np.arange(len(order), 0, -1.0)})
+
+
+def test_checkpoint_selection_maximises_the_years_own_score(monkeypatch):
+    import embeddings.train as training
+    # epoch A: section fan perfect; in pump every target normal outscores every anomaly (AUC-target 0), so the
+    # official harmonic mean is near 0 while the 2020 rule, mean AUC + mean pAUC, gives 0.75 + 0.7368 = 1.4868
+    a = pd.concat([_section("fan", "aaaassssssss".replace("ssssssss", "sssstttt")), _section("pump", "ttttaaaassss")])
+    # epoch B: in both sections a, s, t interleaved: AUC-source = AUC-target = 10/16, pAUC = 0.5 (1 + 0.02 / 0.095)
+    b = pd.concat([_section(t, "astastastast") for t in ("fan", "pump")])
+    picked = {}
+    for year in ("dcase2023", "dcase2020"):
+        val = {}
+        for epoch, clips in (("A", a), ("B", b)):
+            clips = clips.assign(task=year, n_frames=1, first_class=0, n_classes=1).reset_index(drop=True)
+            monkeypatch.setattr(training, "infer", lambda *args, c=clips: (None, None))
+            monkeypatch.setattr(training, "softmax_score", lambda logits, first, n, c=clips: c.score.to_numpy())
+            val[epoch] = training.validate_on_dev(None, CONFIG, (clips, None), "cpu")
+        picked[year] = max(val, key=lambda e: val[e]["select"])
+        if year == "dcase2020":  # the seed paper's rule: mean AUC + mean pAUC
+            # fan: AUC 1, pAUC 1; pump: each anomaly above half the normals, no anomaly above the first normal
+            assert val["A"]["select"] == pytest.approx((1 + 0.5) / 2 + (1 + 0.5 * (1 - 0.005 / 0.095)) / 2, abs=1e-9)
+        else:
+            pauc = 0.5 * (1 + 0.02 / 0.095)
+            assert val["B"]["select"] == pytest.approx(hmean([0.625, 0.625, pauc] * 2), abs=1e-9)
+            assert val["A"]["select"] < 1e-6
+    assert picked == {"dcase2023": "B", "dcase2020": "A"}
