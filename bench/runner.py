@@ -195,7 +195,7 @@ def run(config: RunConfig) -> pd.DataFrame:
         reused, todo = stored_for(this, seed, cache.manifest["key"], methods)
         rows += ([reused] if len(reused) else []) + score_seed(this, seed, cache, todo, timer, failed, clip_scores)
     with timer("rendering"):
-        from leaderboard.layouts import layout_of
+        from leaderboard.layout_of import layout_of
         from leaderboard.render import render
         layout_of(task).plot(clip_scores, first, Path(config.leaderboard).parent / "plots", embedded_by)
         this.record(caches, stage_seconds=timer.seconds, failed=failed)  # before rendering: its header shows them

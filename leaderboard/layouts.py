@@ -47,9 +47,3 @@ def stage_note(meta: dict) -> str:
     if not stages:
         return ""
     return f", {sum(stages.values()):.1f} s (" + ", ".join(f"{k} {v:.1f} s" for k, v in stages.items()) + ")"
-
-
-def layout_of(task) -> Layout:
-    from leaderboard.domains import DomainLayout
-    from leaderboard.per_id import PerIdLayout
-    return {"per_id": PerIdLayout, "domains": DomainLayout}[task.scoring.layout]()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from core.atomic import write_text
 from dcase.tasks import get_task
-from leaderboard.layouts import layout_of
+from leaderboard.layout_of import layout_of
 from leaderboard.page import write_page
 from leaderboard.page_model import Note, PageSection
 from leaderboard.results import read_results

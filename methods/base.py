@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
-import torch
 
 from core.errors import DataError
 from core.plugins import params as plugin_params
+from methods.finite import nonfinite_error
+from methods.neighbors import backend_for
 
 
 @dataclass
@@ -32,23 +33,6 @@ def _all_finite(x: np.ndarray) -> bool:
     """Fast check: a NaN or inf anywhere makes the sum of squares non-finite (so, rarely, does overflow)."""
     flat = x.reshape(-1)
     return bool(np.isfinite(np.dot(flat, flat)))
-
-
-def nonfinite_error(values: np.ndarray, name: str) -> DataError:
-    """The error for an array found non-finite by a cheap check; names the first bad row."""
-    bad = ~np.isfinite(values).all(1)
-    if not bad.any():  # finite, but large enough that squares overflow float32
-        return DataError(f"{name}: values up to {np.abs(values).max():.3g} overflow float32 arithmetic; "
-                         "rescale the embeddings")
-    return DataError(f"{name} row {np.argmax(bad)} (and {bad.sum() - 1} more) is NaN or inf; "
-                     "the model diverged: retrain, or drop those clips")
-
-
-def require_finite(summary: torch.Tensor, values: np.ndarray, name: str) -> None:
-    """Refuse `values` when `summary`, per-row norms or sums computed from them anyway, is not finite:
-    a NaN or inf in a row reaches its summary, so this costs no extra pass over the data."""
-    if not bool(torch.isfinite(summary).all()):
-        raise nonfinite_error(np.asarray(values), name)
 
 
 def check_bundles(scorer: Scorer, bundles: list[Bundle], dim: int | None = None) -> int:
@@ -90,7 +74,6 @@ class Scorer:
     def backend(self) -> str:
         """Where and with what the scorer computes, for `bench speed`'s tables."""
         if self.searches:
-            from methods.neighbors import backend_for
             return f"{self.device} ({'faiss-gpu' if backend_for(self.device) == 'faiss' else 'torch'})"
         return f"{self.device} (torch)"
 

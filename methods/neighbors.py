@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from methods.base import require_finite
+from methods.finite import require_finite
 
 GRAM_ROWS = 128  # row block of the training Gram matrix; each block computes only its upper part
 

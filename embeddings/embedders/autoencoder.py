@@ -35,7 +35,9 @@ from tqdm import tqdm
 from core.atomic import atomic_file
 from core.errors import DataError
 from dcase import channels
+from embeddings.embedders.ae_model import DenseAutoencoder
 from embeddings.embedders.base import Embedder
+from embeddings.embedders.batched_ae import train_autoencoders
 from embeddings.embedders.registry import register
 from embeddings.features import SAMPLE_RATE, read_mono
 from embeddings.features import fingerprint as data_fingerprint
@@ -61,21 +63,6 @@ def frame_vectors(logmel: torch.Tensor, frames: int = 5) -> torch.Tensor:
     """(n_mels, T) -> (T - frames + 1, frames * n_mels): row t is frames t..t+frames-1, frame after frame."""
     n = logmel.shape[1] - frames + 1
     return torch.cat([logmel[:, t:t + n].T for t in range(frames)], dim=1)
-
-
-class DenseAutoencoder(nn.Module):
-    """d-128-128-128-128-8-128-128-128-128-d; every hidden layer Linear, BatchNorm, ReLU."""
-
-    def __init__(self, dim: int = 320, width: int = 128, bottleneck: int = 8):
-        super().__init__()
-        sizes = [dim, width, width, width, width, bottleneck, width, width, width, width]
-        # Keras' BatchNormalization defaults (momentum 0.99 of the old statistics, eps 1e-3), which both baselines use
-        hidden = [nn.Sequential(nn.Linear(a, b), nn.BatchNorm1d(b, eps=1e-3, momentum=0.01), nn.ReLU())
-                  for a, b in zip(sizes, sizes[1:])]
-        self.net = nn.Sequential(*hidden, nn.Linear(width, dim))
-
-    def forward(self, x):
-        return self.net(x)
 
 
 def validation_split(n: int, seed: int, shuffled: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -170,7 +157,6 @@ class BaselineAutoencoder(Embedder):
         """Per machine type ({type: (training vectors, is-target per vector)}), its model (and, for `ae2023`, its
         frame-difference covariance per domain): read from disk, or trained, every type still missing at once
         (`batched_ae.train_autoencoders`, each type's model the one it would get alone)."""
-        from embeddings.embedders.batched_ae import train_autoencoders
         states, missing = {}, []
         for machine_type, (vectors, _) in types.items():
             path = None if key is None else self.models_root / f"{self.name}-{machine_type}-{key}.pt"

@@ -18,7 +18,7 @@ from torch import nn
 from tqdm import tqdm
 
 from embeddings.embedders import ae_kernels
-from embeddings.embedders.autoencoder import DenseAutoencoder
+from embeddings.embedders.ae_model import DenseAutoencoder
 
 BETAS, ADAM_EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults, which `train_autoencoder` uses
 
