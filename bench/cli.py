@@ -89,7 +89,7 @@ def _device(args) -> str:
 
 
 def cmd_train(args) -> None:
-    from core.ranks import is_main
+    from core.torchrun import is_main
     from embeddings.features import load_features
     from embeddings.pipeline import run_dir
     from embeddings.train import train
@@ -102,7 +102,7 @@ def cmd_train(args) -> None:
 
 
 def cmd_embed(args) -> None:
-    from core.ranks import is_main
+    from core.torchrun import is_main
     from embeddings.pipeline import build
     device = _device(args)
     cache = build(_data_table(args), _train_config(args), args.cache, device)

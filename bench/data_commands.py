@@ -46,11 +46,11 @@ def cmd_data_check(args) -> None:
 
 
 def cmd_data_baseline(args) -> None:
-    from datatools.baseline import spectrum_distance_baseline
+    from datatools.spectrum_distance import spectrum_distance
     from dcase.reader import load_clips
     from embeddings.features import load_features
     task, table = load_clips(args.dir, args.task, skip_bad=args.skip_bad)
-    for split, sections in spectrum_distance_baseline(load_features(table, args.cache), task.scoring).items():
+    for split, sections in spectrum_distance(load_features(table, args.cache), task.scoring).items():
         print(f"{task.name} {split}: mean log-mel spectrum distance to the section's training mean (in %)")
         per_type = task.scoring.per_type(sections)
         print(tabulate([[t, *(100 * v for v in f.values())] for t, f in per_type.items()],

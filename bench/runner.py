@@ -17,7 +17,7 @@ from bench.scoring import applicable_methods, score_method, work_of
 from bench.stages import StageTimer
 from core import atomic
 from core.errors import ScorerError, UsageError
-from core.ranks import is_main
+from core.torchrun import is_main
 from dcase import channels, submission
 from dcase.generate import default_data_dir
 from dcase.reader import load_clips
@@ -40,7 +40,7 @@ class RunConfig:
     render: bool = True            # re-render the leaderboard at the end (its plots are drawn either way)
     cache: Path = Path(".cache")
     skip_bad: bool = False
-    seed: int = 0                  # the generated data set's seed
+    data_seed: int = 0             # the generated data set's seed (not a training seed: those are `seeds`)
     seeds: tuple[int, ...] = (0,)  # training seeds: one embedding model each, every scorer on each
     embedder: str = "arcface"      # NAME[:option=value...], see `bench embedders`
     task: str | None = None        # a task year (`bench tasks`); None: DEFAULT_TASK for generated data, else from the names
@@ -58,7 +58,7 @@ def load_data(config: RunConfig) -> tuple[Path, TaskYear, pd.DataFrame]:
     """The data root, its task year and its clip table; without --data, the generated set of the task and preset
     (made once, then reused)."""
     data = Path(config.data) if config.data else default_data_dir(config.task or DEFAULT_TASK, config.preset,
-                                                                    config.seed, config.cache)
+                                                                    config.data_seed, config.cache)
     task, table = load_clips(data, config.task, ground_truth_path=config.ground_truth, skip_bad=config.skip_bad,
                              aux_label=config.aux_label, supplemental=config.supplemental, channel=config.channel)
     return data, task, table

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch.distributed as dist
 
-from core.ranks import is_main, rank_world
+from core.torchrun import is_main, rank_world
 
 
 @contextmanager

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from core.atomic import atomic_folder
 from core.locking import exclusive
-from core.ranks import is_main
+from core.torchrun import is_main
 from dcase import recording, synth
 from dcase.audio import SAMPLE_RATE
 from dcase.names import parse_attributes

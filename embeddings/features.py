@@ -18,7 +18,7 @@ from tqdm import tqdm
 from core.atomic import atomic_folder
 from core.errors import DataError
 from core.locking import exclusive
-from core.ranks import is_main
+from core.torchrun import is_main
 from dcase import channels
 from dcase.audio import SAMPLE_RATE
 

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from core.atomic import atomic_file
 from core.locking import exclusive
-from core.ranks import rank_world
+from core.torchrun import rank_world
 from embeddings.cache import CACHE_VERSION, EmbeddingCache, StaleCacheError
 from embeddings.classifier import infer
 from embeddings.config import TrainConfig

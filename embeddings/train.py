@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from core.atomic import atomic_file
 from core.locking import exclusive
-from core.ranks import is_main, rank_world
+from core.torchrun import is_main, rank_world
 from dcase import channels
 from dcase.tasks import DEFAULT_TASK, get_task
 from embeddings.classifier import Classifier, infer, pad_frames, softmax_score

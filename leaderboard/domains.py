@@ -16,8 +16,8 @@ from leaderboard.columns import Column, mean_std, pct, render_table
 from leaderboard.intervals import RESAMPLES, ci95, official_score_resamples
 from leaderboard.layouts import Layout, stage_note, stored_scores, title_lines
 from leaderboard.page_model import DEFINE, Field, Note, PageSection, anchor, page_table, per_section_tables
-from leaderboard.reference import latest, references, repository
 from leaderboard.select import SELECT, select_on_dev
+from leaderboard.shown_rows import latest, references, repository
 
 SHORT = {"auc": "AUC", "pauc": "pAUC", "auc_source": "AUC-s", "auc_target": "AUC-t", "pauc_source": "pAUC-s",
          "pauc_target": "pAUC-t"}

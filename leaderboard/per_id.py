@@ -17,8 +17,8 @@ from leaderboard.columns import Column, mean_std, pct, render_table
 from leaderboard.intervals import RESAMPLES, ci95, compare_to_leader, headline
 from leaderboard.layouts import Layout, stage_note, stored_scores
 from leaderboard.page_model import DEFINE, Field, Figure, PageSection, anchor, page_table, per_section_tables
-from leaderboard.reference import latest, references
 from leaderboard.results import seed_mean, summarize_seeds
+from leaderboard.shown_rows import latest, references
 from methods.registry import slug
 
 HEADLINE = "hmean_auc"

@@ -8,7 +8,7 @@ from core.plugins import PluginError, Registry, label, literal, missing_requirem
 
 MethodError = PluginError  # a bad `--methods` value
 SCORERS = Registry("method", "asd_bench.scorers", ("methods.softmax", "methods.centroid", "methods.gmm", "methods.knn",
-                                                   "methods.lof", "methods.mse", "methods.reference", "methods.kmeans_knn",
+                                                   "methods.lof", "methods.mse", "methods.sklearn_yardsticks", "methods.kmeans_knn",
                                                    "methods.smote_knn", "methods.mahalanobis", "methods.fusion",
                                                    "methods.block_norm"),
                    "bench methods")

@@ -51,9 +51,9 @@ def test_generation_is_deterministic(tiny_data, tmp_path):
 
 
 def test_trivial_baseline_is_neither_perfect_nor_chance(tiny_data, cache_root):
-    from datatools.baseline import spectrum_distance_baseline
+    from datatools.spectrum_distance import spectrum_distance
     from embeddings.features import load_features
-    tables = spectrum_distance_baseline(load_features(load_clips(tiny_data)[1], cache_root), PER_MACHINE_ID)
+    tables = spectrum_distance(load_features(load_clips(tiny_data)[1], cache_root), PER_MACHINE_ID)
     assert set(tables) == {"dev", "eval"}
     for table in tables.values():
         assert 0.55 < summarize(table).loc["mean", "auc"] < 0.97

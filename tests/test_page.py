@@ -18,8 +18,8 @@ from page_json import page_tables
 from dcase.metrics import summarize
 from dcase.tasks import get_task
 from leaderboard.page import inline_markdown
-from leaderboard.reference import latest
 from leaderboard.results import read_results
+from leaderboard.shown_rows import latest
 
 pytestmark = pytest.mark.slow
 SIZE_BUDGET = 4_000_000

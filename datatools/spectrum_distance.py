@@ -1,4 +1,4 @@
-"""A trivial, model-free baseline: distance of a clip's mean log-mel spectrum to its section's mean training spectrum.
+"""A model-free check of a data set's difficulty (not a baseline): distance of a clip's mean log-mel spectrum to its section's mean training spectrum.
 
 It tells whether a data set is neither trivial (this reaches AUC 1.0) nor impossible (this sits at 0.5).
 """
@@ -37,7 +37,7 @@ def spectrum_distance_scores(features: FeatureSet) -> dict[str, pd.DataFrame]:
     return out
 
 
-def spectrum_distance_baseline(features: FeatureSet, scoring) -> dict[str, pd.DataFrame]:
+def spectrum_distance(features: FeatureSet, scoring) -> dict[str, pd.DataFrame]:
     """Per labelled test split, the year's per-(type, section[, domain]) table of the trivial baseline (`scoring`:
     the year's `dcase.scoring` kind)."""
     return {split: scoring.section_table(clips) for split, clips in spectrum_distance_scores(features).items()}
