@@ -8,25 +8,12 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from bench.data_commands import (
-    cmd_data_baseline,
-    cmd_data_calibrate,
-    cmd_data_calibrate_domains,
-    cmd_data_check,
-    cmd_data_compare,
-    cmd_data_download,
-    cmd_data_generate,
-    cmd_data_import,
-    cmd_data_schemas,
-)
+from bench.data_commands import add_parsers as add_data_parsers
 from bench.isolation import DEFAULT_TIMEOUT, ISOLATION
 from bench.list_commands import cmd_embedders, cmd_methods, cmd_tasks
-from bench.options import overrides, seeds
+from bench.options import PRESETS, overrides, seeds, task_arguments
 from bench.sweep_driver import add_parser as sweep_parser
 from core.errors import DataError, ScorerError, SweepError, UsageError
-from dcase.tasks import DEFAULT_TASK
-
-PRESETS = ["tiny", "small", "full"]  # `--preset` of every command: generated data size and its training config
 
 
 def cmd_evaluate(args) -> None:
@@ -184,93 +171,8 @@ def cmd_speed(args) -> None:
     print(text)
 
 
-def _task_arguments(parser) -> None:
-    parser.add_argument("--task", default=None, help="a task year, `bench tasks` (default: the year the file names "
-                        "fit; for generated data, dcase2020)")
-    parser.add_argument("--ground-truth", type=Path, default=None, help="evaluation ground truth: eval_data_list_20XX.csv "
-                        "or the folder holding the evaluator's ground_truth_data/ (default: found in the data root)")
-    parser.add_argument("--aux-label", default=None, choices=["section", "attribute"], help="what the classifier learns: "
-                        "sections (machine IDs in 2020) or section x attribute combinations (default: the year's)")
-    parser.add_argument("--supplemental", action="store_true", help="train on 2025's supplemental clips too")
-    parser.add_argument("--channel", default=None, choices=["left", "right", "mean", "stack", "near", "far"],
-                        help="which microphone of two-microphone clips (2026: near = left, far = right; stack = both, "
-                        "for embedders that take them); default: the year's (2026: left, as the official baseline)")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bench", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    data = sub.add_parser("data", help="generate or check a DCASE-format data set").add_subparsers(dest="data_command", required=True)
-    gen = data.add_parser("generate", help="write a generated stand-in for a DCASE Task 2 year")
-    gen.add_argument("--task", default=DEFAULT_TASK, help="a task year (`bench tasks`)")
-    gen.add_argument("--preset", default="small", choices=PRESETS, help="the same sizes as `bench run --preset`")
-    gen.add_argument("--out", required=True, type=Path)
-    gen.add_argument("--seed", type=int, default=0)
-    gen.add_argument("--workers", type=int, default=None)
-    gen.set_defaults(func=cmd_data_generate)
-    down = data.add_parser("download", help="fetch a task year's public archives and ground truth into the official "
-                           "baselines' layout (resumable, checked, a rerun fetches nothing)")
-    down.add_argument("--task", required=True, help="a task year (`bench tasks`)")
-    down.add_argument("--split", default="all", choices=["dev", "eval", "all"])
-    down.add_argument("--types", default=None, help="comma-separated machine types (default: all of the split)")
-    down.add_argument("--out", required=True, type=Path, help="the data root to fill (dev_data/raw/, eval_data/raw/)")
-    down.add_argument("--mirror", default=None, metavar="URL", help="replace the scheme and host of every URL")
-    down.add_argument("--retries", type=int, default=5)
-    down.add_argument("--dry-run", action="store_true", help="list archives, sizes and target folders; fetch nothing")
-    down.set_defaults(func=cmd_data_download)
-    check = data.add_parser("check", help="print what the loader finds in a data root, and the problems")
-    check.add_argument("dir", type=Path)
-    check.add_argument("--json", type=Path, default=None, help="also write the clip table here (file, machine_type, "
-                       "section, domain, split, label, attributes, original name, channel)")
-    _task_arguments(check)
-    check.set_defaults(func=cmd_data_check)
-    base = data.add_parser("baseline", help="AUC of a model-free baseline (mean log-mel spectrum distance)")
-    base.add_argument("dir", type=Path)
-    base.add_argument("--cache", type=Path, default=Path(".cache"))
-    base.add_argument("--skip-bad", action="store_true")
-    base.add_argument("--task", default=None)
-    base.set_defaults(func=cmd_data_baseline)
-
-    imp = data.add_parser("import", help="lay loose DCASE release clips (normal|anomaly_id_XX_N.wav under a "
-                          "machine-type folder) out as a DCASE tree")
-    imp.add_argument("src", type=Path)
-    imp.add_argument("out", type=Path)
-    imp.add_argument("--task", default=None, help="the year whose names the clips carry (default dcase2020: "
-                     "normal|anomaly_id_XX_N.wav); from 2021 on the names say train or test")
-    imp.set_defaults(func=cmd_data_import)
-    comp = data.add_parser("compare", help="per machine type, log-mel statistics of two data roots side by side")
-    comp.add_argument("a", type=Path)
-    comp.add_argument("b", type=Path)
-    comp.add_argument("--max-clips", type=int, default=200, help="per machine type and class, spread over the clips")
-    comp.add_argument("--task", default=None, help="the year of both roots, where their names fit several")
-    comp.add_argument("--skip-bad", action="store_true")
-    comp.add_argument("--json", type=Path, default=None)
-    comp.set_defaults(func=cmd_data_compare)
-
-    cal = data.add_parser("calibrate", help="fit the generator's per-type spectral envelope, level and level sway "
-                          "to the normal clips of a real data root")
-    cal.add_argument("real", type=Path)
-    cal.add_argument("--rounds", type=int, default=8)
-    cal.add_argument("--out", type=Path, default=None, help="default: the generator's dcase/calibration.json")
-    cal.add_argument("--skip-bad", action="store_true")
-    cal.set_defaults(func=cmd_data_calibrate)
-
-    dom = data.add_parser("calibrate-domains", help="fit the domain-shift generator (per-type envelope and level; "
-                          "shift, fault loudness and clip variation from valve) to a real DCASE 2023 data root")
-    dom.add_argument("real", type=Path, help="real 2023 clips in the release layout (`bench data import`)")
-    dom.add_argument("--rounds", type=int, default=8)
-    dom.add_argument("--out", type=Path, default=None, help="default: the generator's dcase/domain_calibration.json")
-    dom.add_argument("--half", action="store_true", help="fit on the first half of the real test clips only (the "
-                     "over-fitting check: compare the result with the second half)")
-    dom.set_defaults(func=cmd_data_calibrate_domains)
-
-    sch = data.add_parser("schemas", help="the real attribute names and values per year, machine type and domain, "
-                          "from the real metadata files under REAL/<year>/")
-    sch.add_argument("real", type=Path)
-    sch.add_argument("--out", type=Path, default=None, help="default: the generator's dcase/attribute_schemas.json")
-    sch.set_defaults(func=cmd_data_schemas)
-
+def _scoring_parsers(sub) -> None:
+    """`bench evaluate|rank|tasks`: official scores of submission files."""
     evaluate = sub.add_parser("evaluate", help="the official scores of a folder of DCASE submission files, as that "
                               "year's evaluator computes them")
     evaluate.add_argument("folder", type=Path, help="one method's dev/ or eval/ folder of anomaly_score_*.csv (and "
@@ -300,6 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     tasks = sub.add_parser("tasks", help="list the DCASE task years")
     tasks.set_defaults(func=cmd_tasks)
 
+
+def _common_parser() -> argparse.ArgumentParser:
+    """The options every command that reads a data set takes."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data", type=Path, default=None, help="DCASE-format data root (default: the generated set)")
     common.add_argument("--preset", default="small", choices=PRESETS, help="size of the generated data set and the "
@@ -307,10 +212,14 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     common.add_argument("--cache", type=Path, default=Path(".cache"), help="features, models and embeddings live here")
     common.add_argument("--skip-bad", action="store_true", help="leave out bad WAV files with a warning instead of failing")
-    _task_arguments(common)
+    task_arguments(common)
     common.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override a training setting of the preset, e.g. --set head=cosface --set integrated=False")
+    return common
 
+
+def _run_parsers(sub, common) -> None:
+    """`bench run|runs|train|embed`: the benchmark and its stages."""
     run = sub.add_parser("run", parents=[common], help="train (or reuse) the embedding, score with each method, write the leaderboard")
     run.add_argument("--methods", default="softmax,centroid,gmm,knn,lof",
                      help="comma-separated scorers with options, e.g. gmm:n_components=4,knn:k=5")
@@ -341,7 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_argument("--tsne", type=Path, default=None, help="also write a t-SNE PNG of the test embeddings here")
     embed.set_defaults(func=cmd_embed)
 
-    sweep_parser(sub)
+
+def _listing_parsers(sub) -> None:
+    """`bench methods|embedders|leaderboard|speed`."""
     sub.add_parser("methods", help="list the scorers and their options").set_defaults(func=cmd_methods)
     sub.add_parser("embedders", help="list the embedders and their options").set_defaults(func=cmd_embedders)
     board = sub.add_parser("leaderboard", help="re-render the leaderboard from stored results")
@@ -360,6 +271,17 @@ def build_parser() -> argparse.ArgumentParser:
     speed.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
     speed.add_argument("--out", type=Path, default=Path("leaderboard/SPEED.md"))
     speed.set_defaults(func=cmd_speed)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    data = sub.add_parser("data", help="generate or check a DCASE-format data set").add_subparsers(dest="data_command", required=True)
+    add_data_parsers(data)
+    _scoring_parsers(sub)
+    _run_parsers(sub, _common_parser())
+    sweep_parser(sub)
+    _listing_parsers(sub)
     return parser
 
 

@@ -7,7 +7,9 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from bench.options import PRESETS, task_arguments
 from core.errors import UsageError
+from dcase.tasks import DEFAULT_TASK
 
 
 def cmd_data_generate(args) -> None:
@@ -45,7 +47,7 @@ def cmd_data_check(args) -> None:
         raise SystemExit(1)
 
 
-def cmd_data_baseline(args) -> None:
+def cmd_data_spectrum_distance(args) -> None:
     from datatools.spectrum_distance import spectrum_distance
     from dcase.reader import load_clips
     from embeddings.features import load_features
@@ -123,3 +125,85 @@ def cmd_data_download(args) -> None:
     types = [t.strip() for t in args.types.split(",") if t.strip()] if args.types else None
     download(get_task(args.task), args.out, args.split, types, args.mirror, args.dry_run,
              Fetcher(retries=args.retries), progress=print)
+
+
+def _io_parsers(data) -> None:
+    """`bench data generate|download|check|import`: making and reading data sets."""
+    gen = data.add_parser("generate", help="write a generated stand-in for a DCASE Task 2 year")
+    gen.add_argument("--task", default=DEFAULT_TASK, help="a task year (`bench tasks`)")
+    gen.add_argument("--preset", default="small", choices=PRESETS, help="the same sizes as `bench run --preset`")
+    gen.add_argument("--out", required=True, type=Path)
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--workers", type=int, default=None)
+    gen.set_defaults(func=cmd_data_generate)
+    down = data.add_parser("download", help="fetch a task year's public archives and ground truth into the official "
+                           "baselines' layout (resumable, checked, a rerun fetches nothing)")
+    down.add_argument("--task", required=True, help="a task year (`bench tasks`)")
+    down.add_argument("--split", default="all", choices=["dev", "eval", "all"])
+    down.add_argument("--types", default=None, help="comma-separated machine types (default: all of the split)")
+    down.add_argument("--out", required=True, type=Path, help="the data root to fill (dev_data/raw/, eval_data/raw/)")
+    down.add_argument("--mirror", default=None, metavar="URL", help="replace the scheme and host of every URL")
+    down.add_argument("--retries", type=int, default=5)
+    down.add_argument("--dry-run", action="store_true", help="list archives, sizes and target folders; fetch nothing")
+    down.set_defaults(func=cmd_data_download)
+    check = data.add_parser("check", help="print what the loader finds in a data root, and the problems")
+    check.add_argument("dir", type=Path)
+    check.add_argument("--json", type=Path, default=None, help="also write the clip table here (file, machine_type, "
+                       "section, domain, split, label, attributes, original name, channel)")
+    task_arguments(check)
+    check.set_defaults(func=cmd_data_check)
+
+
+def _study_parsers(data) -> None:
+    """`bench data spectrum-distance|compare|calibrate|calibrate-domains|schemas`: studying data sets."""
+    base = data.add_parser("spectrum-distance", help="AUC of a model-free check (mean log-mel spectrum distance): is the data set neither trivial nor impossible?")
+    base.add_argument("dir", type=Path)
+    base.add_argument("--cache", type=Path, default=Path(".cache"))
+    base.add_argument("--skip-bad", action="store_true")
+    base.add_argument("--task", default=None)
+    base.set_defaults(func=cmd_data_spectrum_distance)
+
+    imp = data.add_parser("import", help="lay loose DCASE release clips (normal|anomaly_id_XX_N.wav under a "
+                          "machine-type folder) out as a DCASE tree")
+    imp.add_argument("src", type=Path)
+    imp.add_argument("out", type=Path)
+    imp.add_argument("--task", default=None, help="the year whose names the clips carry (default dcase2020: "
+                     "normal|anomaly_id_XX_N.wav); from 2021 on the names say train or test")
+    imp.set_defaults(func=cmd_data_import)
+    comp = data.add_parser("compare", help="per machine type, log-mel statistics of two data roots side by side")
+    comp.add_argument("a", type=Path)
+    comp.add_argument("b", type=Path)
+    comp.add_argument("--max-clips", type=int, default=200, help="per machine type and class, spread over the clips")
+    comp.add_argument("--task", default=None, help="the year of both roots, where their names fit several")
+    comp.add_argument("--skip-bad", action="store_true")
+    comp.add_argument("--json", type=Path, default=None)
+    comp.set_defaults(func=cmd_data_compare)
+
+    cal = data.add_parser("calibrate", help="fit the generator's per-type spectral envelope, level and level sway "
+                          "to the normal clips of a real data root")
+    cal.add_argument("real", type=Path)
+    cal.add_argument("--rounds", type=int, default=8)
+    cal.add_argument("--out", type=Path, default=None, help="default: the generator's dcase/calibration.json")
+    cal.add_argument("--skip-bad", action="store_true")
+    cal.set_defaults(func=cmd_data_calibrate)
+
+    dom = data.add_parser("calibrate-domains", help="fit the domain-shift generator (per-type envelope and level; "
+                          "shift, fault loudness and clip variation from valve) to a real DCASE 2023 data root")
+    dom.add_argument("real", type=Path, help="real 2023 clips in the release layout (`bench data import`)")
+    dom.add_argument("--rounds", type=int, default=8)
+    dom.add_argument("--out", type=Path, default=None, help="default: the generator's dcase/domain_calibration.json")
+    dom.add_argument("--half", action="store_true", help="fit on the first half of the real test clips only (the "
+                     "over-fitting check: compare the result with the second half)")
+    dom.set_defaults(func=cmd_data_calibrate_domains)
+
+    sch = data.add_parser("schemas", help="the real attribute names and values per year, machine type and domain, "
+                          "from the real metadata files under REAL/<year>/")
+    sch.add_argument("real", type=Path)
+    sch.add_argument("--out", type=Path, default=None, help="default: the generator's dcase/attribute_schemas.json")
+    sch.set_defaults(func=cmd_data_schemas)
+
+
+def add_parsers(data) -> None:
+    """Every `bench data` sub-command."""
+    _io_parsers(data)
+    _study_parsers(data)

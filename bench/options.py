@@ -1,6 +1,8 @@
 """Option values of the command line that need parsing: `--set FIELD=VALUE` and `--seeds 0,1,2`."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from core.errors import UsageError
 
 
@@ -29,3 +31,19 @@ def seeds(text: str) -> tuple[int, ...]:
     if len(set(parsed)) != len(parsed):
         raise UsageError(f"--seeds {text!r}: a seed is repeated; list each once")
     return parsed
+
+
+PRESETS = ["tiny", "small", "full"]  # `--preset` of every command: generated data size and its training config
+
+
+def task_arguments(parser) -> None:
+    parser.add_argument("--task", default=None, help="a task year, `bench tasks` (default: the year the file names "
+                        "fit; for generated data, dcase2020)")
+    parser.add_argument("--ground-truth", type=Path, default=None, help="evaluation ground truth: eval_data_list_20XX.csv "
+                        "or the folder holding the evaluator's ground_truth_data/ (default: found in the data root)")
+    parser.add_argument("--aux-label", default=None, choices=["section", "attribute"], help="what the classifier learns: "
+                        "sections (machine IDs in 2020) or section x attribute combinations (default: the year's)")
+    parser.add_argument("--supplemental", action="store_true", help="train on 2025's supplemental clips too")
+    parser.add_argument("--channel", default=None, choices=["left", "right", "mean", "stack", "near", "far"],
+                        help="which microphone of two-microphone clips (2026: near = left, far = right; stack = both, "
+                        "for embedders that take them); default: the year's (2026: left, as the official baseline)")

@@ -140,7 +140,7 @@ def test_bad_data_is_one_line_exit_2_and_nothing_written(root, tmp_path, capsys,
 
 def test_missing_root_is_one_line_exit_2(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
-        main(["data", "baseline", str(tmp_path / "nowhere")])
+        main(["data", "spectrum-distance", str(tmp_path / "nowhere")])
     assert exit_.value.code == 2
     assert "nowhere: data folder not found" in capsys.readouterr().err
 
