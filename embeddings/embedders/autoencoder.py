@@ -35,9 +35,9 @@ from tqdm import tqdm
 from core.atomic import atomic_file
 from core.errors import DataError
 from dcase import channels
+from embeddings.embedders import batched_ae
 from embeddings.embedders.ae_model import DenseAutoencoder
 from embeddings.embedders.base import Embedder
-from embeddings.embedders.batched_ae import train_autoencoders
 from embeddings.embedders.registry import register
 from embeddings.features import SAMPLE_RATE, read_mono
 from embeddings.features import fingerprint as data_fingerprint
@@ -169,7 +169,7 @@ class BaselineAutoencoder(Embedder):
                 missing.append((machine_type, path))
         splits = {t: validation_split(len(types[t][0]), self.seed, self.shuffled_validation) for t, _ in missing}
         data = [(types[t][0][splits[t][0]], types[t][0][splits[t][1]]) for t, _ in missing]
-        trained = train_autoencoders(data, self.epochs, self.batch_size, self.lr, self.seed,
+        trained = batched_ae.train_autoencoders(data, self.epochs, self.batch_size, self.lr, self.seed,
                                      desc=f"{self.name} {len(missing)} machine types") if data else []
         for (machine_type, path), (model, log) in zip(missing, trained):
             fit = splits[machine_type][0]
