@@ -1,14 +1,26 @@
-"""One writer at a time per cache entry: an advisory file lock, held for all ranks of a torchrun job by rank 0."""
+"""One writer at a time per cache entry: a `filelock` lock file, held for all ranks of a torchrun job by rank 0.
+
+The lock is `flock` on the lock file (filelock's `FileLock`). Linux NFS clients turn `flock` into NFS byte-range
+locks (since Linux 2.6.12), so a cache on an NFSv4 share, or NFSv3 with lockd, is locked across cluster nodes.
+Where a file system has no working locks at all, `ASD_BENCH_SOFT_LOCKS=1` switches to filelock's `SoftFileLock`
+(the lock file's existence is the lock: safe anywhere, but a killed process leaves it behind, to delete by hand).
+"""
 from __future__ import annotations
 
-import fcntl
+import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+import filelock
 import torch.distributed as dist
 
 from core.torchrun import is_main, rank_world
+
+
+def _lock(path: Path) -> filelock.BaseFileLock:
+    soft = os.environ.get("ASD_BENCH_SOFT_LOCKS", "") not in ("", "0")
+    return (filelock.SoftFileLock if soft else filelock.FileLock)(path)
 
 
 @contextmanager
@@ -20,19 +32,19 @@ def exclusive(path: str | Path):
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(path, "a") if is_main() else None
+    lock = _lock(path) if is_main() else None
+    if lock is not None:
+        try:
+            lock.acquire(timeout=0)
+        except filelock.Timeout:
+            print(f"waiting for {path} (another bench process is building this entry)", file=sys.stderr)
+            lock.acquire()
     try:
-        if handle is not None:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                print(f"waiting for {path} (another bench process is building this entry)", file=sys.stderr)
-                fcntl.flock(handle, fcntl.LOCK_EX)
         if rank_world()[1] > 1:
             dist.barrier()
         yield
         if rank_world()[1] > 1:
             dist.barrier()
     finally:
-        if handle is not None:
-            handle.close()  # closing releases the lock
+        if lock is not None:
+            lock.release()
