@@ -154,14 +154,18 @@ def score_seed(run: Run, seed: int, cache, methods: list, timer: StageTimer, fai
     return rows
 
 
-def stored_for(run: Run, seed: int, key: str, methods: list) -> tuple[pd.DataFrame, list]:
-    """(the stored rows this run can reuse for one seed, the methods still to score): a method whose rows for the
-    same task, data and embedding are in the results store is not scored again unless --rescore."""
+def reusable(run: Run) -> pd.DataFrame:
+    """The stored rows of the same task, data and embedder, read once per run (none with --rescore)."""
     if run.config.rescore:
-        return pd.DataFrame(columns=RESULT_COLUMNS), methods
+        return pd.DataFrame(columns=RESULT_COLUMNS)
     stored = stored_rows(run.results)
-    stored = stored[(stored.task == run.task.name) & (stored.embedder == run.embedded_by) &
-                    (stored.dataset == str(run.data)) & (stored.seed.astype(int) == seed) & (stored.embedding_key == key)]
+    return stored[(stored.task == run.task.name) & (stored.embedder == run.embedded_by) & (stored.dataset == str(run.data))]
+
+
+def stored_for(stored: pd.DataFrame, run: Run, seed: int, key: str, methods: list) -> tuple[pd.DataFrame, list]:
+    """(the rows of `reusable` one seed can reuse, the methods still to score): a method whose rows for the same
+    embedding are stored is not scored again."""
+    stored = stored[(stored.seed.astype(int) == seed) & (stored.embedding_key == key)]
     reused = [label(n, o) for n, o in methods if label(n, o) in set(stored.method)]
     if reused:
         print(f"seed {seed}: {', '.join(reused)} reused from {run.results}/results.csv (same embedding; "
@@ -190,9 +194,9 @@ def run(config: RunConfig) -> pd.DataFrame:
     this.record(caches)
     first = caches[run_plan.seeds[0]]
     methods = applicable_methods(run_plan.specs, run_plan.embedder, first.logits.shape[1] > 0)
-    rows, clip_scores, failed = [], {}, {}
+    rows, clip_scores, failed, stored = [], {}, {}, reusable(this)
     for seed, cache in caches.items():
-        reused, todo = stored_for(this, seed, cache.manifest["key"], methods)
+        reused, todo = stored_for(stored, this, seed, cache.manifest["key"], methods)
         rows += ([reused] if len(reused) else []) + score_seed(this, seed, cache, todo, timer, failed, clip_scores)
     with timer("rendering"):
         from leaderboard.layout_of import layout_of

@@ -1,6 +1,7 @@
 """The embedder interface and the embedding cache every frozen embedder shares."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import platform
@@ -79,8 +80,15 @@ class Embedder:
 
 
 def file_sha256(*paths) -> str:
+    """The SHA-256 of the files' bytes, one after the other. A run asks twice (`Embedder.check`, then the cache
+    key), so it is kept per file name, size and modification time: a changed file is hashed again."""
+    return _sha256_of(tuple((str(Path(p).resolve()), (st := Path(p).stat()).st_size, st.st_mtime_ns) for p in paths))
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256_of(files: tuple[tuple[str, int, int], ...]) -> str:
     h = hashlib.sha256()
-    for path in paths:
+    for path, _, _ in files:
         h.update(Path(path).read_bytes())
     return h.hexdigest()
 
