@@ -3,8 +3,8 @@
 Development archives unpack into `ROOT/dev_data/raw/`, additional-training and evaluation-test archives into
 `ROOT/eval_data/raw/`; the renaming list goes to the root and the evaluator's files to `ROOT/evaluator/`, where
 the reader finds them. Each archive is fetched to `ROOT/.downloads/<name>.part` (a cut transfer resumes with an
-HTTP Range request; failures are retried with back-off), checked (size, zip integrity, the machine type's
-folders), unpacked into a temporary folder and moved into place folder by folder, then recorded in
+HTTP Range request; refused connections and 5xx answers are retried with back-off by urllib3), checked (size,
+zip integrity, the machine type's folders), unpacked into a temporary folder and moved into place folder by folder, then recorded in
 `ROOT/.downloads/done.json`: an interrupted or corrupt download never leaves a half type folder behind, and a
 second run on a complete root fetches nothing.
 """
@@ -19,7 +19,9 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 from tqdm import tqdm
+from urllib3.util.retry import Retry
 
 from core.atomic import write_text
 from core.errors import DataError
@@ -27,6 +29,7 @@ from core.errors import DataError
 PARTS = {"dev": ("dev",), "eval": ("train", "test"), "all": ("dev", "train", "test")}
 FOLDER = {"dev": "dev_data/raw", "train": "eval_data/raw", "test": "eval_data/raw"}
 CHUNK = 1 << 20
+RETRIED_STATUS = (429, 500, 502, 503, 504)
 
 
 @dataclass(frozen=True)
@@ -68,10 +71,16 @@ def plan(task, split: str, types: list[str] | None) -> tuple[list[Archive], list
 
 
 class Fetcher:
-    """GETs with retries and back-off, resuming a partial file with an HTTP Range request."""
+    """GETs through a session whose adapter retries refused connections and 5xx answers with back-off
+    (urllib3's `Retry`); a transfer cut mid-body is resumed with an HTTP Range request, up to `retries` times."""
 
     def __init__(self, retries: int = 5, backoff: float = 1.0, timeout: float = 60.0):
-        self.session, self.retries, self.backoff, self.timeout = requests.Session(), retries, backoff, timeout
+        self.retries, self.backoff, self.timeout = retries, backoff, timeout
+        self.session = requests.Session()
+        retry = Retry(total=retries, backoff_factor=backoff, status_forcelist=RETRIED_STATUS,
+                      allowed_methods={"GET", "HEAD"}, raise_on_status=False)
+        for scheme in ("http://", "https://"):
+            self.session.mount(scheme, HTTPAdapter(max_retries=retry))
 
     def size(self, url: str) -> int | None:
         try:
@@ -82,31 +91,36 @@ class Fetcher:
         return int(length) if response.ok and length else None
 
     def fetch(self, url: str, path: Path, bar=None) -> None:
-        """Download `url` to `path`, continuing what is already there; a 404 is final, other failures retry."""
+        """Download `url` to `path`, continuing what is already there; a 404 is final."""
         for attempt in range(self.retries + 1):
             have = path.stat().st_size if path.exists() else 0
             try:
-                with self.session.get(url, stream=True, timeout=self.timeout,
-                                      headers={"Range": f"bytes={have}-"} if have else {}) as response:
-                    if response.status_code == 416:  # nothing left to fetch
-                        return
-                    if response.status_code == 404:
-                        raise DataError(f"{url}: not found (404); check --task and --types, or the --mirror")
-                    response.raise_for_status()
-                    if have and response.status_code != 206:  # the server ignored Range: start again
-                        have = 0
+                response = self.session.get(url, stream=True, timeout=self.timeout,
+                                            headers={"Range": f"bytes={have}-"} if have else {})
+            except requests.RequestException as exc:  # refused or timed out through every retry of the adapter
+                raise DataError(f"{url}: {type(exc).__name__} after {self.retries + 1} tries; run the command "
+                                "again to resume the transfer") from None
+            with response:
+                if response.status_code == 416:  # nothing left to fetch
+                    return
+                if response.status_code == 404:
+                    raise DataError(f"{url}: not found (404); check --task and --types, or the --mirror")
+                if not response.ok:
+                    raise DataError(f"{url}: HTTP {response.status_code} after {self.retries + 1} tries; run the "
+                                    "command again later to resume the transfer")
+                if have and response.status_code != 206:  # the server ignored Range: start again
+                    have = 0
+                try:
                     with open(path, "ab" if have else "wb") as f:
                         for block in response.iter_content(CHUNK):
                             f.write(block)
                             if bar is not None:
                                 bar.update(len(block))
-                    expected = response.headers.get("Content-Length")
-                    if expected is None or path.stat().st_size - have == int(expected):
-                        return
-            except requests.RequestException as exc:  # a refused or cut connection, a timeout, a 5xx
-                if attempt == self.retries:
-                    raise DataError(f"{url}: {type(exc).__name__} after {self.retries + 1} tries; run the command "
-                                    "again to resume the transfer") from None
+                except requests.RequestException:  # cut mid-body: resume from what arrived
+                    pass
+                expected = response.headers.get("Content-Length")
+                if expected is None or path.stat().st_size - have == int(expected):
+                    return
             time.sleep(self.backoff * 2 ** attempt)
         raise DataError(f"{url}: the transfer kept stopping short; run the command again to resume it")
 
@@ -169,17 +183,7 @@ def download(task, root: str | Path, split: str = "all", types: list[str] | None
         for url, rel in truth_files:
             progress(f"{rel:48s} {'':>14s}  <- {mirrored(url, mirror)}")
         return []
-    try:
-        state.mkdir(parents=True, exist_ok=True)
-        (state / ".write-test").write_text("")
-    except OSError as exc:
-        raise DataError(f"{root}: cannot write there ({exc.strerror}); choose another --out") from None
-    have = {a.name: (state / f"{a.name}.part").stat().st_size if (state / f"{a.name}.part").exists() else 0 for a in pending}
-    needed = sum(2 * (sizes[a.name] or 0) - have[a.name] for a in pending)  # the zip and what it unpacks to
-    free = shutil.disk_usage(state).free
-    if needed > free:
-        raise DataError(f"{root}: these {len(pending)} archives need about {needed / 1e9:.1f} GB free (each zip and its "
-                        f"contents), {free / 1e9:.1f} GB are; free space or choose another --out")
+    have = _room_for(root, state, pending, sizes)
     fetched = []
     for i, archive in enumerate(pending, 1):
         part = state / f"{archive.name}.part"
@@ -198,6 +202,32 @@ def download(task, root: str | Path, split: str = "all", types: list[str] | None
         part.unlink()
         fetched.append(archive.name)
         progress(f"[{i}/{len(pending)}] {archive.name}: {', '.join(entries)}")
+    _fetch_ground_truth(fetcher, root, truth_files, mirror, progress)
+    progress(f"{root}: {len(fetched)} archives fetched, {len(archives) - len(pending)} already complete")
+    return fetched
+
+
+def _room_for(root: Path, state: Path, pending: list[Archive], sizes: dict) -> dict[str, int]:
+    """The bytes of each pending archive already fetched, once `state` is known writable and the disk has room
+    for the rest of each zip and what it unpacks to."""
+    try:
+        state.mkdir(parents=True, exist_ok=True)
+        (state / ".write-test").write_text("")
+    except OSError as exc:
+        raise DataError(f"{root}: cannot write there ({exc.strerror}); choose another --out") from None
+    have = {a.name: (state / f"{a.name}.part").stat().st_size if (state / f"{a.name}.part").exists() else 0 for a in pending}
+    needed = sum(2 * (sizes[a.name] or 0) - have[a.name] for a in pending)
+    free = shutil.disk_usage(state).free
+    if needed > free:
+        raise DataError(f"{root}: these {len(pending)} archives need about {needed / 1e9:.1f} GB free (each zip and its "
+                        f"contents), {free / 1e9:.1f} GB are; free space or choose another --out")
+    return have
+
+
+def _fetch_ground_truth(fetcher: Fetcher, root: Path, truth_files: list[tuple[str, str]], mirror: str | None,
+                        progress) -> None:
+    """The evaluator's ground-truth files not yet there; one that fails is a warning (the renaming list still
+    labels the clips)."""
     for url, rel in truth_files:
         if (root / rel).is_file():
             continue
@@ -205,10 +235,8 @@ def download(task, root: str | Path, split: str = "all", types: list[str] | None
         tmp = root / f"{rel}.part"
         try:
             fetcher.fetch(mirrored(url, mirror), tmp)
-        except DataError as exc:  # the renaming list still labels the clips; say what is missing
+        except DataError as exc:
             tmp.unlink(missing_ok=True)
             progress(f"warning: {rel}: {exc}")
             continue
         tmp.replace(root / rel)
-    progress(f"{root}: {len(fetched)} archives fetched, {len(archives) - len(pending)} already complete")
-    return fetched

@@ -154,12 +154,7 @@ def load_clips(root: str | Path, task: str | TaskYear | None = None, *, ground_t
     except ValueError as exc:
         raise DataError(str(exc)) from None
     truth, truth_path = ground_truth.find(root, task, ground_truth_path)
-    tested = [(t, p.name) for s, t, f, p in files if s == "eval" and f not in ("train", "supplemental")]
-    if truth and tested and not any(key in truth for key in tested):
-        example = next(iter(truth))
-        raise DataError(f"{truth_path}: names none of the {len(tested)} evaluation test clips (it lists e.g. {example[0]} "
-                        f"{example[1]}; the data has {tested[0][0]} {tested[0][1]}): another year's or data set's ground "
-                        f"truth? Pass the {task.name} one with --ground-truth")
+    _check_truth_names(truth, truth_path, files, task)
     problems: list[Problem] = []
     for *_, folder, path in files:
         if folder in ("source_test", "target_test") and len(task.test_folders) == 1:
@@ -173,19 +168,10 @@ def load_clips(root: str | Path, task: str | TaskYear | None = None, *, ground_t
     if truth is not None:
         problems += _unmatched_ground_truth(truth, table, truth_path)
     if check_audio:
-        for path in table["path"]:
-            reason = check_wav(Path(path), channel)
-            if reason:
-                problems.append(Problem(Path(path), reason))
+        problems += [Problem(Path(path), reason) for path in table["path"] if (reason := check_wav(Path(path), channel))]
         problems += find_duplicates(table["path"])
     problems += _untrained_sections(table)[0]
-    if problems:
-        if not skip_bad:
-            raise DataError(f"{problems[0]}" + (f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})" if len(problems) > 1 else "")
-                            + "; fix or remove it, or pass --skip-bad to leave bad files out")
-        warnings.warn(f"skipped {len(problems)} bad inputs:\n" + "\n".join(map(str, problems)), stacklevel=2)
-        table = table[~table["path"].isin({str(p.path) for p in problems})].reset_index(drop=True)
-        table = table[~_untrained_sections(table)[1]].reset_index(drop=True)
+    table = _without_problems(table, problems, skip_bad)
     _require_normals(table, root)
     extra = table.split == "supplemental"
     if supplemental:
@@ -193,6 +179,30 @@ def load_clips(root: str | Path, task: str | TaskYear | None = None, *, ground_t
     elif supplemental is not None:
         table = table[~extra].reset_index(drop=True)
     return task, add_class_index(table, aux_label or task.aux_label)
+
+
+def _check_truth_names(truth: dict | None, truth_path: Path | None, files: list, task: TaskYear) -> None:
+    """A ground truth that names none of the evaluation test clips belongs to another year or data set."""
+    tested = [(t, p.name) for s, t, f, p in files if s == "eval" and f not in ("train", "supplemental")]
+    if truth and tested and not any(key in truth for key in tested):
+        example = next(iter(truth))
+        raise DataError(f"{truth_path}: names none of the {len(tested)} evaluation test clips (it lists e.g. {example[0]} "
+                        f"{example[1]}; the data has {tested[0][0]} {tested[0][1]}): another year's or data set's ground "
+                        f"truth? Pass the {task.name} one with --ground-truth")
+
+
+def _without_problems(table: pd.DataFrame, problems: list[Problem], skip_bad: bool) -> pd.DataFrame:
+    """The table unchanged when nothing is wrong; else one error naming the first problem, or with `skip_bad`
+    one warning listing them all and the table without the bad files (and sections left with no training clip)."""
+    if not problems:
+        return table
+    if not skip_bad:
+        more = len(problems) - 1
+        raise DataError(f"{problems[0]}" + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
+                        + "; fix or remove it, or pass --skip-bad to leave bad files out")
+    warnings.warn(f"skipped {len(problems)} bad inputs:\n" + "\n".join(map(str, problems)), stacklevel=3)
+    table = table[~table["path"].isin({str(p.path) for p in problems})].reset_index(drop=True)
+    return table[~_untrained_sections(table)[1]].reset_index(drop=True)
 
 
 def _unmatched_ground_truth(truth: dict, table: pd.DataFrame, truth_path: Path) -> list[Problem]:

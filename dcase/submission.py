@@ -115,35 +115,43 @@ def read(task: TaskYear, folder: str | Path, table: pd.DataFrame) -> pd.DataFram
             renamed.update({o[:-4]: f for o, f in renamed.copy().items()})
         names, scores = read_rows(path)
         names = [renamed.get(n, n) for n in names]
-        labels = dict(zip(truth.file, truth.label))
-        unknown = [n for n in names if n not in labels]
-        if unknown:
-            raise DataError(f"{path}: scores {unknown[0]} (and {len(unknown) - 1} more), which is not in the ground "
-                            f"truth of {machine_type} section {section}; score only its test clips")
-        repeated = pd.Series(names)[pd.Series(names).duplicated()]
-        if len(repeated):
-            raise DataError(f"{path}: {repeated.iloc[0]} is scored twice; keep one row per clip")
-        missing = sorted(set(labels) - set(names))
-        if missing:
-            raise DataError(f"{path}: no score for {missing[0]} (and {len(missing) - 1} more); every test clip needs one")
-        if not np.isfinite(scores).all():
-            raise DataError(f"{path}: the score of {names[int(np.argmax(~np.isfinite(scores)))]} is NaN or inf")
-        decision_path = path.with_name(path.name.replace("anomaly_score_", "decision_result_", 1))
-        if decision_path.is_file():
-            decided_names, decided_values = read_rows(decision_path)
-            decided = dict(zip([renamed.get(n, n) for n in decided_names], decided_values))
-            if set(decided) != set(names) or not set(np.unique(list(decided.values()))) <= {0, 1}:
-                raise DataError(f"{decision_path}: must give 0 or 1 for exactly the clips of {path.name}")
-            decisions = np.array([decided[n] for n in names], dtype=float)
-        elif task.scoring.needs_decisions:
-            raise DataError(f"{path}: no {decision_path.name} beside it; the {task.name} evaluator skips a system "
-                            "without decision files, so write both")
-        else:
-            decisions = np.full(len(names), np.nan)
+        _check_scores(path, names, scores, set(truth.file), f"{machine_type} section {section}")
+        decisions = _decisions(task, path, names, renamed)
         rows = truth.set_index("file").loc[names]
         parts.append(pd.DataFrame({"machine_type": machine_type, "section": section, "domain": rows.domain.to_numpy(),
                                    "file": names, "label": rows.label.to_numpy(), "score": scores, "decision": decisions}))
     return pd.concat(parts, ignore_index=True)
+
+
+def _check_scores(path: Path, names: list[str], scores: np.ndarray, clips: set[str], where: str) -> None:
+    """One finite score for each of `clips` and for nothing else."""
+    unknown = [n for n in names if n not in clips]
+    if unknown:
+        raise DataError(f"{path}: scores {unknown[0]} (and {len(unknown) - 1} more), which is not in the ground "
+                        f"truth of {where}; score only its test clips")
+    repeated = pd.Series(names)[pd.Series(names).duplicated()]
+    if len(repeated):
+        raise DataError(f"{path}: {repeated.iloc[0]} is scored twice; keep one row per clip")
+    missing = sorted(clips - set(names))
+    if missing:
+        raise DataError(f"{path}: no score for {missing[0]} (and {len(missing) - 1} more); every test clip needs one")
+    if not np.isfinite(scores).all():
+        raise DataError(f"{path}: the score of {names[int(np.argmax(~np.isfinite(scores)))]} is NaN or inf")
+
+
+def _decisions(task: TaskYear, path: Path, names: list[str], renamed: dict) -> np.ndarray:
+    """The decision file's 0/1 per scored clip, in `names`' order; NaN where the year needs none and it is missing."""
+    decision_path = path.with_name(path.name.replace("anomaly_score_", "decision_result_", 1))
+    if decision_path.is_file():
+        decided_names, decided_values = read_rows(decision_path)
+        decided = dict(zip([renamed.get(n, n) for n in decided_names], decided_values))
+        if set(decided) != set(names) or not set(np.unique(list(decided.values()))) <= {0, 1}:
+            raise DataError(f"{decision_path}: must give 0 or 1 for exactly the clips of {path.name}")
+        return np.array([decided[n] for n in names], dtype=float)
+    if task.scoring.needs_decisions:
+        raise DataError(f"{path}: no {decision_path.name} beside it; the {task.name} evaluator skips a system "
+                        "without decision files, so write both")
+    return np.full(len(names), np.nan)
 
 
 def evaluate(task: TaskYear, folder: str | Path, table: pd.DataFrame) -> dict:

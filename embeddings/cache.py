@@ -1,15 +1,21 @@
 """The embedding cache: every clip's embedding and logits with the clip table and a manifest, written atomically."""
 from __future__ import annotations
 
+import hashlib
 import json
+import platform
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from core.atomic import atomic_folder
 from core.errors import DataError
+from core.locking import exclusive
 
 CACHE_VERSION = 3  # bump when the layout or meaning of the files, or the training that makes them, changes
 
@@ -73,3 +79,44 @@ class EmbeddingCache:
                 raise StaleCacheError(f"{path}: {name} of {clips.path[np.argmax(bad)]} (and {bad.sum() - 1} more) "
                                       "are NaN or inf; the model diverged: delete the folder, lower the learning rate, retrain")
         return cls(clips, emb, logits, manifest, path)
+
+
+def cached(cache_root: str | Path, manifest: dict, make: Callable[[], EmbeddingCache | None]) -> EmbeddingCache:
+    """The cache entry described by `manifest` (everything the embeddings depend on): read from
+    `cache_root/embeddings/<hash of manifest>`, or made once by `make` under a lock when missing.
+
+    A second process asking for the same entry waits on the lock, then reads what the first wrote. Under
+    torchrun every rank calls `make`; rank 0 returns the cache, the others None. An entry whose manifest
+    disagrees with `manifest` is stale and is never read.
+    """
+    manifest = _as_stored(manifest)
+    key = entry_key(manifest)
+    path = Path(cache_root) / "embeddings" / key
+    with exclusive(path.with_name(key + ".lock")):
+        if not (path / "manifest.json").is_file():
+            start = time.perf_counter()
+            made = make()
+            if made is not None:
+                made.manifest = {"embed_seconds": time.perf_counter() - start, **made.manifest, **manifest,
+                                 "key": key, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "versions": _versions()}
+                made.save(path)
+    cache = EmbeddingCache.load(path)
+    differ = [k for k in {**manifest, "key": key} if cache.manifest.get(k) != {**manifest, "key": key}[k]]
+    if differ:
+        raise StaleCacheError(f"{path}: its manifest describes another embedder, data set or config "
+                              f"({', '.join(differ)} differ); delete the folder to rebuild it")
+    return cache
+
+
+def entry_key(manifest: dict) -> str:
+    """The entry's folder name: a hash of its manifest (JSON, keys sorted) and the cache version."""
+    return hashlib.sha256(json.dumps(_as_stored(manifest), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _as_stored(manifest: dict) -> dict:
+    """`manifest` as it reads back from manifest.json (tuples as lists, paths as strings)."""
+    return json.loads(json.dumps({**manifest, "cache_version": CACHE_VERSION}, sort_keys=True, default=str))
+
+
+def _versions() -> dict:
+    return {"torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version()}

@@ -3,8 +3,6 @@ embeddings and logits of every clip (in resumable parts) -> an `EmbeddingCache`.
 from __future__ import annotations
 
 import hashlib
-import json
-import platform
 import shutil
 import time
 from dataclasses import asdict
@@ -12,26 +10,28 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
 from core.atomic import atomic_file
-from core.locking import exclusive
 from core.torchrun import rank_world
-from embeddings.cache import CACHE_VERSION, EmbeddingCache, StaleCacheError
+from embeddings.cache import EmbeddingCache, cached, entry_key
 from embeddings.classifier import infer
 from embeddings.config import TrainConfig
 from embeddings.features import FeatureSet, LogMelConfig, load_features
 from embeddings.train import load_checkpoint, train
 
 
-def cache_key(features: FeatureSet, config: TrainConfig) -> str:
-    """Features, training config and the classes the classifier learns (the auxiliary labels can change while
-    the audio stays)."""
+def manifest(features: FeatureSet, config: TrainConfig) -> dict:
+    """What the trained embeddings depend on: features, training config and the classes the classifier learns
+    (the auxiliary labels can change while the audio stays)."""
     classes = hashlib.sha256(features.table[["path", "class_index"]].to_csv(index=False).encode()).hexdigest()
-    payload = json.dumps([features.key, asdict(config), classes, CACHE_VERSION], sort_keys=True)
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+    return {"embedder": "arcface", "feature_key": features.key, "config": asdict(config), "classes": classes}
+
+
+def cache_key(features: FeatureSet, config: TrainConfig) -> str:
+    """The name of the training run and of its embeddings' cache entry."""
+    return entry_key(manifest(features, config))
 
 
 def run_dir(cache_root: str | Path, features: FeatureSet, config: TrainConfig) -> Path:
@@ -73,13 +73,10 @@ def embed(checkpoint: str | Path, features: FeatureSet, device: str = "cpu", par
             tables.append(clips[split].iloc[part["rows"]])
             embs.append(part["embeddings"])
             logits.append(part["logits"])
-    manifest = {
-        "config": asdict(config), "feature_key": features.key, "checkpoint_sha256": sha,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "train_seconds": saved.get("train_seconds"),
-        "embed_seconds": time.perf_counter() - start, "device": device, "world_size": world,
-        "versions": {"torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version()},
-    }
-    return EmbeddingCache(pd.concat(tables).reset_index(drop=True), np.concatenate(embs), np.concatenate(logits), manifest)
+    facts = {"config": asdict(config), "feature_key": features.key, "checkpoint_sha256": sha,
+             "train_seconds": saved.get("train_seconds"), "embed_seconds": time.perf_counter() - start,
+             "device": device, "world_size": world}
+    return EmbeddingCache(pd.concat(tables).reset_index(drop=True), np.concatenate(embs), np.concatenate(logits), facts)
 
 
 PART_CLIPS = 2048  # clips per resumable embedding part
@@ -106,26 +103,14 @@ def _sha256(path) -> str:
 
 
 def build(table: pd.DataFrame, config: TrainConfig, cache_root: str | Path, device: str = "cpu") -> EmbeddingCache:
-    """Features -> trained model -> embeddings, each step reused from `cache_root` when already done.
-
-    A second process asking for the same entry waits on a lock and then reads what the first wrote.
-    """
-    cache_root = Path(cache_root)
+    """Features -> trained model -> embeddings, each step reused from `cache_root` when already done."""
     features = load_features(table, cache_root, LogMelConfig(), device)
-    key = cache_key(features, config)
-    path = cache_root / "embeddings" / key
-    with exclusive(path.with_name(key + ".lock")):
-        if not (path / "manifest.json").is_file():
-            checkpoint = train(config, features, run_dir(cache_root, features, config), device)
-            cache = embed(checkpoint, features, device)
-            if cache is not None:
-                cache.manifest["key"] = key
-                cache.save(path)
-                shutil.rmtree(_parts_dir(checkpoint, cache.manifest["checkpoint_sha256"]), ignore_errors=True)
-    cache = EmbeddingCache.load(path)
-    expected = {"key": key, "feature_key": features.key, "config": asdict(config)}
-    found = {k: cache.manifest.get(k) for k in expected}
-    if found != expected:
-        raise StaleCacheError(f"{path}: its manifest describes another data set or config "
-                              f"({', '.join(k for k in expected if found[k] != expected[k])} differ); delete the folder to rebuild it")
-    return cache
+
+    def make() -> EmbeddingCache | None:
+        checkpoint = train(config, features, run_dir(cache_root, features, config), device)
+        cache = embed(checkpoint, features, device)
+        if cache is not None:  # rank 0, once every part is gathered
+            shutil.rmtree(_parts_dir(checkpoint, cache.manifest["checkpoint_sha256"]), ignore_errors=True)
+        return cache
+
+    return cached(cache_root, manifest(features, config), make)

@@ -128,72 +128,22 @@ def fit(config: TrainConfig, train: tuple[pd.DataFrame, np.ndarray], selection_s
                          f"process ({world}); raise it with --set batch_size=N")
     run_dir.mkdir(parents=True, exist_ok=True)
     clips, logmel = train
-    torch.manual_seed(config.seed)
-    planes = channels.planes(channels.of(clips))
-    model = Classifier(config, num_classes, n_mels=logmel.shape[1] // planes, planes=planes).to(device)
-    x_all = torch.from_numpy(pad_frames(np.asarray(logmel), config.crop_frames)).to(device)
-    y_all = torch.tensor(clips.class_index.to_numpy(), device=device)
-    frames = torch.tensor(clips.n_frames.to_numpy(), device=device)
-    valid = x_all[:: max(len(x_all) // 1024, 1), :, : int(frames.min())].float()  # a spread-out sample suffices
-    model.mean.fill_(float(valid.mean()))
-    model.std.fill_(float(valid.std()))
-    if device == "cuda":
-        model = model.to(memory_format=torch.channels_last)
+    model, data = _model_and_data(config, clips, logmel, num_classes, device)
     step_fn = TrainStep(model, config)
     if world > 1:
         global_batchnorm(model)
         step_fn = DistributedDataParallel(step_fn,
                                           device_ids=[torch.cuda.current_device()] if device == "cuda" else None)
     opt = torch.optim.Adam(model.parameters(), lr=config.max_lr, weight_decay=0.0)
-    state = {"epoch": 0, "best": -np.inf, "best_state": None, "best_epoch": None}
-    last = run_dir / "last.pt"
-    if last.is_file():
-        saved = torch.load(last, map_location=device, weights_only=False)
-        if saved["config"] != asdict(config):
-            raise RuntimeError(f"{last}: written by a different training config; delete {run_dir} to start over")
-        model.load_state_dict(saved["model"])
-        opt.load_state_dict(saved["optimizer"])
-        state = saved["state"]
-        if rank == 0:
-            _truncate_log(run_dir / "metrics.jsonl", state["epoch"])
-    steps = max(len(clips) // config.batch_size, 1)
+    state = _resumed(run_dir, config, model, opt, device)
     shown = {}
     bar = tqdm(range(state["epoch"], config.epochs), desc=desc, unit="epoch", initial=state["epoch"], total=config.epochs,
                disable=rank > 0)
     for n_run, epoch in enumerate(bar):
         if stop_after is not None and n_run >= stop_after:
             break
-        seed = _epoch_seed(config, epoch)
-        torch.manual_seed(seed)
-        gen = torch.Generator().manual_seed(seed)
-        order = torch.randperm(len(clips), generator=gen).to(device)
-        model.train()
-        total = 0.0
-        for step in range(steps):
-            idx = order[step * config.batch_size:(step + 1) * config.batch_size]
-            if len(idx) < 2:  # BatchNorm needs two samples
-                continue
-            for group in opt.param_groups:
-                group["lr"] = lr_at(epoch + step / steps, config.max_lr, config.warmup_epochs, config.first_cycle, config.cycle_mult)
-            x, y = random_crops(x_all, frames, idx, config.crop_frames, gen), y_all[idx]
-            y2, lam = None, 1.0
-            if config.mixup:
-                lam = float(torch.rand((), generator=gen))
-                perm = torch.randperm(len(idx), generator=gen).to(device)
-                x, y2 = lam * x + (1 - lam) * x[perm], y[perm]
-            share = torch.tensor_split(torch.arange(len(idx), device=device), world)[rank]
-            with torch.autocast("cuda", torch.bfloat16, enabled=device == "cuda"):
-                # this rank's share of the global-batch mean; DDP averages gradients over ranks
-                loss = step_fn(x[share], y[share], None if y2 is None else y2[share], lam) * (len(share) * world / len(idx))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.item()
-        if world > 1:
-            total_t = torch.tensor([total], device=device)
-            dist.all_reduce(total_t)
-            total = float(total_t) / world
-        record = {"epoch": epoch + 1, "loss": total / steps, "lr": opt.param_groups[0]["lr"]}
+        record = {"epoch": epoch + 1, "loss": _train_epoch(step_fn, opt, data, config, epoch, device),
+                  "lr": opt.param_groups[0]["lr"]}
         if rank == 0 and ((epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs):
             val = validate(model, config, selection_set, device)
             if val is not None:
@@ -209,10 +159,81 @@ def fit(config: TrainConfig, train: tuple[pd.DataFrame, np.ndarray], selection_s
             # hold, which _truncate_log drops on resume (the other order would lose the epoch's line for good)
             with open(run_dir / "metrics.jsonl", "a") as f:
                 f.write(json.dumps(record) + "\n")
-            _save({"config": asdict(config), "model": model.state_dict(), "optimizer": opt.state_dict(), "state": state}, last)
+            _save({"config": asdict(config), "model": model.state_dict(), "optimizer": opt.state_dict(), "state": state},
+                  run_dir / "last.pt")
     if state["best_state"] is not None and state["epoch"] == config.epochs:
         model.load_state_dict(state["best_state"])
     return model
+
+
+def _model_and_data(config: TrainConfig, clips: pd.DataFrame, logmel: np.ndarray, num_classes: int, device: str):
+    """The seeded classifier, its input normalised by the training log-mels' mean and std, and the training
+    tensors on the device: (log-mels padded to a crop, class per clip, real frames per clip)."""
+    torch.manual_seed(config.seed)
+    planes = channels.planes(channels.of(clips))
+    model = Classifier(config, num_classes, n_mels=logmel.shape[1] // planes, planes=planes).to(device)
+    x_all = torch.from_numpy(pad_frames(np.asarray(logmel), config.crop_frames)).to(device)
+    y_all = torch.tensor(clips.class_index.to_numpy(), device=device)
+    frames = torch.tensor(clips.n_frames.to_numpy(), device=device)
+    valid = x_all[:: max(len(x_all) // 1024, 1), :, : int(frames.min())].float()  # a spread-out sample suffices
+    model.mean.fill_(float(valid.mean()))
+    model.std.fill_(float(valid.std()))
+    if device == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    return model, (x_all, y_all, frames)
+
+
+def _resumed(run_dir: Path, config: TrainConfig, model: Classifier, opt, device: str) -> dict:
+    """The training state (epochs done, best so far); from `run_dir/last.pt` into `model` and `opt` when there."""
+    last = run_dir / "last.pt"
+    if not last.is_file():
+        return {"epoch": 0, "best": -np.inf, "best_state": None, "best_epoch": None}
+    saved = torch.load(last, map_location=device, weights_only=False)
+    if saved["config"] != asdict(config):
+        raise RuntimeError(f"{last}: written by a different training config; delete {run_dir} to start over")
+    model.load_state_dict(saved["model"])
+    opt.load_state_dict(saved["optimizer"])
+    if rank_world()[0] == 0:
+        _truncate_log(run_dir / "metrics.jsonl", saved["state"]["epoch"])
+    return saved["state"]
+
+
+def _train_epoch(step_fn, opt, data, config: TrainConfig, epoch: int, device: str) -> float:
+    """One epoch of random crops (and mixup), every rank on its share of each global batch; the mean loss."""
+    rank, world = rank_world()
+    x_all, y_all, frames = data
+    steps = max(len(x_all) // config.batch_size, 1)
+    seed = _epoch_seed(config, epoch)
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(x_all), generator=gen).to(device)
+    step_fn.train()
+    total = 0.0
+    for step in range(steps):
+        idx = order[step * config.batch_size:(step + 1) * config.batch_size]
+        if len(idx) < 2:  # BatchNorm needs two samples
+            continue
+        for group in opt.param_groups:
+            group["lr"] = lr_at(epoch + step / steps, config.max_lr, config.warmup_epochs, config.first_cycle, config.cycle_mult)
+        x, y = random_crops(x_all, frames, idx, config.crop_frames, gen), y_all[idx]
+        y2, lam = None, 1.0
+        if config.mixup:
+            lam = float(torch.rand((), generator=gen))
+            perm = torch.randperm(len(idx), generator=gen).to(device)
+            x, y2 = lam * x + (1 - lam) * x[perm], y[perm]
+        share = torch.tensor_split(torch.arange(len(idx), device=device), world)[rank]
+        with torch.autocast("cuda", torch.bfloat16, enabled=device == "cuda"):
+            # this rank's share of the global-batch mean; DDP averages gradients over ranks
+            loss = step_fn(x[share], y[share], None if y2 is None else y2[share], lam) * (len(share) * world / len(idx))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        total += loss.item()
+    if world > 1:
+        total_t = torch.tensor([total], device=device)
+        dist.all_reduce(total_t)
+        total = float(total_t) / world
+    return total / steps
 
 
 def _truncate_log(path: Path, epochs: int) -> None:

@@ -20,9 +20,11 @@ from dcase.tasks import get_task
 
 
 class Handler(SimpleHTTPRequestHandler):
-    """Static files with HTTP Range; the first GET of a path in `cut` sends half its bytes and hangs up."""
+    """Static files with HTTP Range; the first GET of a path in `cut` sends half its bytes and hangs up, and
+    each path in `busy` answers 503 as many times as it is listed there."""
     requests: list = []
     cut: set = set()
+    busy: list = []
 
     def log_message(self, *args):
         pass
@@ -32,6 +34,10 @@ class Handler(SimpleHTTPRequestHandler):
         self.requests.append((self.command, self.path, self.headers.get("Range")))
         if not path.is_file():
             self.send_error(404)
+            return
+        if self.path in self.busy:
+            self.busy.remove(self.path)
+            self.send_error(503)
             return
         data = path.read_bytes()
         start = int(self.headers["Range"].split("=")[1].split("-")[0]) if self.headers.get("Range") else 0
@@ -139,3 +145,17 @@ def test_dry_run_lists_archives_with_sizes_and_targets(server, tmp_path):
     download(get_task("dcase2023"), tmp_path, "eval", ["bandsaw"], mirror, dry_run=True, progress=lines.append)
     assert lines[0].startswith("eval_data_bandsaw_train.zip") and "GB" in lines[0] and "eval_data/raw/bandsaw" in lines[0]
     assert any("eval_data_list_2023.csv" in line for line in lines) and not (tmp_path / ".downloads").exists()
+
+
+def test_a_busy_server_is_retried_with_back_off_and_a_lasting_5xx_is_one_line(server, tmp_path):
+    mirror, _ = server
+    url = f"{mirror}/records/7882613/files/dev_fan.zip"
+    Handler.busy[:] = ["/records/7882613/files/dev_fan.zip"] * 2
+    Handler.requests.clear()
+    Fetcher(retries=3, backoff=0.01).fetch(url, tmp_path / "fan.zip")
+    gets = [r for r in Handler.requests if r[0] == "GET"]
+    assert len(gets) == 3 and zipfile.ZipFile(tmp_path / "fan.zip").testzip() is None
+    Handler.busy[:] = ["/records/7882613/files/dev_fan.zip"] * 3
+    with pytest.raises(DataError, match=r"dev_fan.zip: HTTP 503 after 3 tries; run the command again later"):
+        Fetcher(retries=2, backoff=0.01).fetch(url, tmp_path / "again.zip")
+    Handler.busy.clear()

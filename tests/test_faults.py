@@ -282,7 +282,7 @@ def test_cache_of_another_config_or_version_is_detected(cache_copy):
     emb_manifest = emb_dir / "manifest.json"
     manifest = json.loads(emb_manifest.read_text())
     emb_manifest.write_text(json.dumps({**manifest, "config": {**manifest["config"], "epochs": 99}}))
-    with pytest.raises(StaleCacheError, match="describes another data set or config.*config differ"):
+    with pytest.raises(StaleCacheError, match="describes another embedder, data set or config.*config differ"):
         build(table, CONFIG, root)
     features = load_features(table, root)
     feat_manifest = root / "features" / features.key / "manifest.json"

@@ -1,4 +1,5 @@
-"""The source tree's shape: imports point one way (no circles, lazy imports included), no file over 400 lines."""
+"""The source tree's shape: imports point one way (no circles, lazy imports included), no file over 400 lines
+and no function over 60."""
 import ast
 from pathlib import Path
 
@@ -56,4 +57,11 @@ def test_no_module_imports_itself_through_others():
 
 def test_no_source_file_is_over_400_lines():
     long = {str(p.relative_to(ROOT)): n for p in _modules().values() if (n := len(p.read_text().splitlines())) > 400}
+    assert not long, long
+
+
+def test_no_function_is_over_60_lines():
+    long = {f"{p.relative_to(ROOT)}:{node.name}": node.end_lineno - node.lineno + 1 for p in _modules().values()
+            for node in ast.walk(ast.parse(p.read_text()))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60}
     assert not long, long

@@ -3,21 +3,16 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
-import platform
-import time
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 import pandas as pd
-import torch
 
 from core.errors import DataError
-from core.locking import exclusive
 from core.plugins import label
 from core.plugins import params as plugin_params
-from embeddings.cache import CACHE_VERSION, EmbeddingCache, StaleCacheError
+from embeddings.cache import EmbeddingCache, cached
 from embeddings.features import fingerprint as data_fingerprint
 
 EMBEDDER_CACHE_VERSION = 1
@@ -98,28 +93,21 @@ def build_cache(embedder: Embedder, table: pd.DataFrame, cache_root: str | Path)
     trains, its seed; a changed model, option, seed or clip gives a new entry, never a stale one."""
     manifest = {"embedder": embedder.name, "options": embedder.options(), "weights": embedder.fingerprint(),
                 "seed": embedder.seed if embedder.trains else None, "data": data_fingerprint(table),
-                "version": EMBEDDER_CACHE_VERSION, "cache_version": CACHE_VERSION}
-    key = hashlib.sha256(json.dumps(manifest, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    path = Path(cache_root) / "embeddings" / key
-    with exclusive(path.with_name(key + ".lock")):
-        if not (path / "manifest.json").is_file():
-            start = time.perf_counter()
-            emb, logits = embedder.embed(table)
-            emb = np.asarray(emb, dtype=np.float32)
-            if emb.ndim != 2 or len(emb) != len(table):
-                raise DataError(f"embedder {embedder.label()}: {emb.shape} embeddings for {len(table)} clips; "
-                                "it must return one row per clip")
-            bad = ~np.isfinite(emb).all(1)
-            if bad.any():
-                raise DataError(f"{table.path.iloc[int(np.argmax(bad))]}: embedder {embedder.label()} gave NaN or inf "
-                                f"(and {bad.sum() - 1} more clips); check the model or the input")
-            logits = np.zeros((len(emb), 0), np.float32) if logits is None else np.asarray(logits, np.float32)
-            EmbeddingCache(table.reset_index(drop=True), emb, logits, {
-                **manifest, "key": key, "label": embedder.label(), "embed_seconds": time.perf_counter() - start,
-                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "device": embedder.device,
-                "versions": {"torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version()},
-            }).save(path)
-    cache = EmbeddingCache.load(path)
-    if {k: cache.manifest.get(k) for k in manifest} != json.loads(json.dumps(manifest, default=str)):
-        raise StaleCacheError(f"{path}: its manifest describes another embedder or data set; delete the folder to rebuild it")
-    return cache
+                "version": EMBEDDER_CACHE_VERSION}
+    return cached(cache_root, manifest, lambda: _embedded(embedder, table))
+
+
+def _embedded(embedder: Embedder, table: pd.DataFrame) -> EmbeddingCache:
+    """The embedder's arrays for `table`, checked: one finite row per clip."""
+    emb, logits = embedder.embed(table)
+    emb = np.asarray(emb, dtype=np.float32)
+    if emb.ndim != 2 or len(emb) != len(table):
+        raise DataError(f"embedder {embedder.label()}: {emb.shape} embeddings for {len(table)} clips; "
+                        "it must return one row per clip")
+    bad = ~np.isfinite(emb).all(1)
+    if bad.any():
+        raise DataError(f"{table.path.iloc[int(np.argmax(bad))]}: embedder {embedder.label()} gave NaN or inf "
+                        f"(and {bad.sum() - 1} more clips); check the model or the input")
+    logits = np.zeros((len(emb), 0), np.float32) if logits is None else np.asarray(logits, np.float32)
+    return EmbeddingCache(table.reset_index(drop=True), emb, logits,
+                          {"label": embedder.label(), "device": embedder.device})
