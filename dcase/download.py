@@ -4,12 +4,13 @@ Development archives unpack into `ROOT/dev_data/raw/`, additional-training and e
 `ROOT/eval_data/raw/`; the renaming list goes to the root and the evaluator's files to `ROOT/evaluator/`, where
 the reader finds them. Each archive is fetched to `ROOT/.downloads/<name>.part` (a cut transfer resumes with an
 HTTP Range request; refused connections and 5xx answers are retried with back-off by urllib3), checked (size,
-zip integrity, the machine type's folders), unpacked into a temporary folder and moved into place folder by folder, then recorded in
+the MD5 its Zenodo record lists where the year pins it, zip integrity, the machine type's folders), unpacked into a temporary folder and moved into place folder by folder, then recorded in
 `ROOT/.downloads/done.json`: an interrupted or corrupt download never leaves a half type folder behind, and a
 second run on a complete root fetches nothing.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import time
@@ -37,6 +38,7 @@ class Archive:
     part: str
     machine_type: str
     url: str
+    md5: str | None = None  # as the Zenodo record lists it, where the task year pins it
 
     @property
     def name(self) -> str:
@@ -61,8 +63,8 @@ def plan(task, split: str, types: list[str] | None) -> tuple[list[Archive], list
     if unknown:
         raise DataError(f"{task.name} has no machine type {', '.join(unknown)} in its {split} archives; "
                         f"choose from {', '.join(known)}")
-    archives = [Archive(part, t, task.archive(part, t)) for part in PARTS[split] for t in wanted[part]
-                if (types is None or t in types) and task.archive(part, t)]
+    archives = [Archive(part, t, url, task.archive_md5.get(url.rsplit("/", 1)[-1])) for part in PARTS[split]
+                for t in wanted[part] if (types is None or t in types) and (url := task.archive(part, t))]
     if not archives:
         raise DataError(f"{task.name}: no public {split} archives (2026's evaluation test set is not out yet); "
                         "try --split dev")
@@ -127,10 +129,13 @@ class Fetcher:
 
 def check(archive: Archive, path: Path, size: int | None) -> list[str]:
     """The archive's top-level entries to move into place (`<type>/train`, `<type>/attributes_00.csv`, ...), after
-    checking its size, every member's CRC and that it holds the machine type's folder of its part."""
+    checking its size, its MD5 where the year pins one, every member's CRC and that it holds the machine type's
+    folder of its part."""
     fix = "the download was deleted; run the command again to fetch it anew (or check the --mirror)"
     if size is not None and path.stat().st_size != size:
         raise DataError(f"{archive.name}: {path.stat().st_size} bytes, the server announced {size}; {fix}")
+    if archive.md5 is not None and (md5 := _md5(path)) != archive.md5:
+        raise DataError(f"{archive.name}: MD5 {md5}, its Zenodo record lists {archive.md5}; {fix}")
     try:
         with zipfile.ZipFile(path) as z:
             bad = z.testzip()
@@ -144,6 +149,14 @@ def check(archive: Archive, path: Path, size: int | None) -> list[str]:
         raise DataError(f"{archive.name}: holds no {needed}... folder; {fix}")
     return sorted({"/".join(n.split("/")[:2]) for n in names  # the type's own entries (no `__MACOSX/` and the like)
                    if n.startswith(f"{archive.machine_type}/") and len(n.split("/")) > 1 and n.split("/")[1]})
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as f:
+        while block := f.read(CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def unpack(archive: Archive, path: Path, root: Path, entries: list[str]) -> None:

@@ -1,6 +1,7 @@
 """`bench data download` against a local HTTP server on 127.0.0.1 serving small archives with the real names and
 layout: a cut transfer resumes, a rerun fetches nothing, a corrupt archive fails in one line with nothing
 half-written, and the ground truth is in place afterwards."""
+import hashlib
 import shutil
 import threading
 import zipfile
@@ -87,10 +88,41 @@ def server(tmp_path_factory):
         target = serve / url.split("githubusercontent.com/", 1)[1]
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(data / rel, target)
+    SERVED_MD5.update({z.name: hashlib.md5(z.read_bytes()).hexdigest() for z in serve.rglob("*.zip")})
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(serve)))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}", data
     httpd.shutdown()
+
+
+SERVED_MD5: dict = {}  # the served stand-in archives' MD5s, by name
+PUBLISHED_MD5 = dict(get_task("dcase2023").archive_md5)
+
+
+@pytest.fixture(autouse=True)
+def served_archives_pinned(server, monkeypatch):
+    """The 2023 year pinned to the stand-in archives' MD5s, as it is to the real ones'."""
+    monkeypatch.setattr(type(get_task("dcase2023")), "archive_md5", dict(SERVED_MD5))
+
+
+def test_an_archive_whose_md5_differs_from_its_record_fails_in_one_line_and_nothing_is_kept(server, tmp_path,
+                                                                                            monkeypatch):
+    mirror, _ = server
+    task, root = get_task("dcase2023"), tmp_path / "root"
+    monkeypatch.setattr(type(task), "archive_md5", {"dev_fan.zip": PUBLISHED_MD5["dev_fan.zip"]})
+    with pytest.raises(DataError, match=rf"dev_fan\.zip: MD5 {SERVED_MD5['dev_fan.zip']}, its Zenodo record lists "
+                                        rf"{PUBLISHED_MD5['dev_fan.zip']}; the download was deleted"):
+        download(task, root, "dev", ["fan"], mirror, fetcher=Fetcher(retries=0), progress=lambda m: None)
+    assert not (root / "dev_data/raw/fan").exists() and not list((root / ".downloads").glob("*.part"))
+
+
+def test_the_pinned_md5s_cover_every_archive_of_the_years_that_publish_them():
+    for name, pinned in (("dcase2020", get_task("dcase2020").archive_md5), ("dcase2023", PUBLISHED_MD5)):
+        task = get_task(name)
+        archives = {task.archive(part, t).rsplit("/", 1)[-1] for part, types in
+                    (("dev", task.dev_types), ("train", task.eval_types), ("test", task.eval_types)) for t in types}
+        assert set(pinned) == archives
+        assert all(len(md5) == 32 and int(md5, 16) >= 0 for md5 in pinned.values())
 
 
 def test_a_cut_transfer_resumes_a_rerun_fetches_nothing_and_the_ground_truth_is_in_place(server, tmp_path, monkeypatch):

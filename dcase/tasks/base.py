@@ -40,6 +40,9 @@ class TaskYear:
     # record and the archive name (`{type}` for the machine type); archives named otherwise, by (part, type)
     zenodo: ClassVar[dict[str, tuple[int, str]]] = {}
     archive_names: ClassVar[dict[tuple[str, str], str]] = {}
+    # the MD5 of each archive (by file name) as its Zenodo record lists it, where a published source carries it;
+    # `bench data download` checks each archive listed here, and only the size and CRCs of the others
+    archive_md5: ClassVar[dict[str, str]] = {}
     evaluator: ClassVar[str | None] = None     # the GitHub repository holding the evaluator's ground_truth_* files
     renaming_list: ClassVar[bool] = True       # the official baseline publishes `eval_data_list_<year>.csv`
     channels: ClassVar[int] = 1                # microphones per clip file
