@@ -25,7 +25,7 @@ class GMMScorer(Scorer):
     reads = ("embeddings",)
 
     def __init__(self, n_components=2, covariance="full", reg_covar=1e-6, max_iter=100, tol=1e-3, seed=0,
-                 n_init=4, dtype="float64", memory_gb=1.0, device="cpu"):
+                 n_init=None, dtype="float64", memory_gb=1.0, device="cpu"):
         super().__init__(device)
         if covariance not in ("full", "diag"):
             raise ValueError(f"covariance must be full or diag, not {covariance!r}")
@@ -99,14 +99,19 @@ class GMMScorer(Scorer):
     def _kmeans_resp(self, x, mask):
         """Hard responsibilities from the best of `n_init` k-means runs (`methods.kmeans`).
 
-        scikit-learn starts EM from one k-means run; the lowest-inertia of several costs little next to one
-        full-covariance EM step and lands in a better optimum more often. With those restarts each k-means++
-        centre is one plain draw (trials=1), not the best of several. Assignments need no float64.
+        scikit-learn starts EM from one k-means run from its greedy k-means++; that is the default for diagonal
+        covariances, whose EM steps cost less than k-means restarts. For full covariances the default is the
+        lowest-inertia of 4 runs: they cost little next to one full-covariance EM step and land in a better
+        optimum more often, and with those restarts each k-means++ centre is one plain draw (trials=1), not the
+        best of several. Assignments need no float64.
         """
-        resp = kmeans(x.float(), mask.float(), self.n_components, self.seed, self.n_init, max_iter=100, trials=1)[1]
+        n_init = self.n_init or (4 if self.covariance == "full" else 1)
+        trials = 1 if n_init > 1 else 0
+        resp = kmeans(x.float(), mask.float(), self.n_components, self.seed, n_init, max_iter=100, trials=trials)[1]
         return resp.to(x.dtype)
 
-    def _m_step(self, x, resp):
+    def _m_step(self, x, resp, squares=None):
+        """Weights, means and covariance factors from responsibilities; `squares` is x * x when already at hand."""
         eps = 10 * torch.finfo(x.dtype).eps
         nk = resp.sum(1) + eps                                     # (B, K)
         means = resp.transpose(1, 2) @ x / nk[..., None]           # (B, K, D)
@@ -114,7 +119,7 @@ class GMMScorer(Scorer):
         n, d = x.shape[1:]
         lam = self.reg_covar
         if self.covariance == "diag":
-            var = (resp.transpose(1, 2) @ (x * x)) / nk[..., None] - means**2 + lam
+            var = (resp.transpose(1, 2) @ (x * x if squares is None else squares)) / nk[..., None] - means**2 + lam
             return {**params, "var": var.clamp_min(lam)}
         factors, logdets = [], []
         for k in range(self.n_components):
@@ -134,12 +139,12 @@ class GMMScorer(Scorer):
             return {**params, "A": torch.stack([f[0] for f in factors], 1), "L": torch.stack([f[1] for f in factors], 1)}
         return {**params, "chol": torch.stack(factors, 1)}
 
-    def _log_prob(self, x, p):
-        """log w_k + log N(x | mu_k, Sigma_k): (B, M, K)."""
+    def _log_prob(self, x, p, squares=None):
+        """log w_k + log N(x | mu_k, Sigma_k): (B, M, K); `squares` is x * x when already at hand."""
         d = x.shape[2]
         if "var" in p:
             prec = 1.0 / p["var"]                                                       # (B, K, D)
-            maha = ((x * x) @ prec.transpose(1, 2) - x @ (2 * p["means"] * prec).transpose(1, 2)
+            maha = ((x * x if squares is None else squares) @ prec.transpose(1, 2) - x @ (2 * p["means"] * prec).transpose(1, 2)
                     + (p["means"] ** 2 * prec).sum(-1)[:, None])
             logdet = p["var"].log().sum(-1)[:, None]
         else:
@@ -160,12 +165,13 @@ class GMMScorer(Scorer):
         """EM from the k-means start; an ID leaves the batch when it converges, keeping the parameters it
         converged with, so each ID gets exactly what fitting it alone gives and no work is spent on it after."""
         resp = self._kmeans_resp(x, mask)
-        params = self._m_step(x, resp)
+        squares = x * x if self.covariance == "diag" else None  # read by every diagonal E and M step
+        params = self._m_step(x, resp, squares)
         lower = torch.full((x.shape[0],), -torch.inf, dtype=x.dtype, device=x.device)
         ids = torch.arange(x.shape[0], device=x.device)            # the IDs still iterating
-        xa, ma, ra, pa = x, mask, resp, params
+        xa, ma, ra, pa, sa = x, mask, resp, params, squares
         for _ in range(self.max_iter):
-            log_prob = self._log_prob(xa, pa)
+            log_prob = self._log_prob(xa, pa, sa)
             lse = torch.logsumexp(log_prob, dim=2)
             new_lower = (lse * ma).sum(1) / ma.sum(1)
             going = (new_lower - lower[ids]).abs() >= self.tol
@@ -174,10 +180,11 @@ class GMMScorer(Scorer):
                 self._write_back(params, resp, ids[~going], pa, ra, ~going)
                 ids, xa, ma, ra, log_prob, lse = ids[going], xa[going], ma[going], ra[going], log_prob[going], lse[going]
                 pa = {k: v[going] for k, v in pa.items()}
+                sa = None if sa is None else sa[going]
                 if len(ids) == 0:
                     break
             ra = (log_prob - lse[..., None]).exp() * ma[..., None]
-            pa = self._m_step(xa, ra)
+            pa = self._m_step(xa, ra, sa)
         self._write_back(params, resp, ids, pa, ra, slice(None))
         return params, resp, lower
 
