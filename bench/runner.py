@@ -1,4 +1,4 @@
-"""`bench run` as the pipeline the README draws: plan (every option checked) -> data -> embeddings -> scoring ->
+"""`bench run` as the pipeline docs/architecture.md draws: plan (every option checked) -> data -> embeddings -> scoring ->
 results -> rendering. Each stage's work lives in the module that owns it; this one only hands results along."""
 from __future__ import annotations
 

@@ -147,7 +147,7 @@ def load_clips(root: str | Path, task: str | TaskYear | None = None, *, ground_t
     files = _files(root)
     if not files:
         raise DataError(f"{root}: no clips found; expected dev_data/[raw/]<type>/train/*.wav "
-                        "(see README, 'Real DCASE data')")
+                        "(see docs/data.md, 'Real DCASE data')")
     task = detect(files, root) if task is None else (get_task(task) if isinstance(task, str) else task)
     try:
         channel = channels.resolve(channel) or task.default_channel

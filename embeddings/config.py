@@ -26,7 +26,7 @@ class TrainConfig:
     mixup: bool = True
     label_smoothing: float = 0.05
     eval_every: int = 2
-    selection: str = "dev"         # best checkpoint by: dev (dev-set AUC + pAUC, the paper) | heldout (normal training clips)
+    selection: str = "dev"         # best checkpoint by: dev (the year's official score on the dev set; 2020: AUC + pAUC, the paper) | heldout (normal training clips)
     heldout_fraction: float = 0.1  # of each class's training clips, kept out of training for `heldout`
     finetune_epochs: int = 0       # >0: then fine-tune the classifier alone per machine type
     finetune_lr: float = 1e-3
