@@ -4,7 +4,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import inspect
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,7 +13,7 @@ from tqdm import tqdm
 
 from core.errors import DataError
 from dcase import channels
-from embeddings.embedders.base import Embedder
+from embeddings.embedders.base import Embedder, file_sha256
 from embeddings.embedders.registry import register
 from embeddings.features import SAMPLE_RATE, read_mono
 
@@ -41,7 +40,7 @@ class HearEmbedder(Embedder):
         module = self._module()
         h = hashlib.sha256(inspect.getsource(module).encode())
         if self.weights:
-            h.update(Path(self.weights).read_bytes())
+            h.update(file_sha256(self.weights).encode())
         return h.hexdigest()
 
     def embed(self, table: pd.DataFrame):

@@ -71,7 +71,7 @@ class HFEmbedder(Embedder):
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, not {pooling!r}")
         self.model, self.layer, self.pooling, self.batch_size = model, str(layer), pooling, batch_size
-        self._loaded = None
+        self._loaded, self._fingerprint = None, None
 
     def load(self):
         """(feature extractor, encoder), once."""
@@ -94,13 +94,16 @@ class HFEmbedder(Embedder):
         return self._loaded
 
     def fingerprint(self) -> str:
-        """A hash of every weight: the same name can hold other weights after an update."""
-        _, encoder = self.load()
-        h = hashlib.sha256()
-        for name, tensor in sorted(encoder.state_dict().items()):
-            h.update(name.encode())
-            h.update(tensor.detach().float().cpu().numpy().tobytes())
-        return h.hexdigest()
+        """A hash of every weight: the same name can hold other weights after an update. Kept once computed (a
+        run asks twice: `check`, then the cache key), as the loaded weights do not change under it."""
+        if self._fingerprint is None:
+            _, encoder = self.load()
+            h = hashlib.sha256()
+            for name, tensor in sorted(encoder.state_dict().items()):
+                h.update(name.encode())
+                h.update(tensor.detach().float().cpu().numpy().tobytes())
+            self._fingerprint = h.hexdigest()
+        return self._fingerprint
 
     def embed(self, table: pd.DataFrame):
         extractor, encoder = self.load()
