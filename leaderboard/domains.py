@@ -15,7 +15,7 @@ from leaderboard import figures
 from leaderboard.columns import Column, mean_std, pct, render_table
 from leaderboard.intervals import RESAMPLES, ci95, official_score_resamples
 from leaderboard.layouts import Layout, stage_note, stored_scores, title_lines
-from leaderboard.page_model import DEFINE, Field, Note, PageSection, anchor, page_table, per_section_tables
+from leaderboard.page_model import DEFINE, Field, Note, PageSection, anchor, page_table, paired_fields, per_section_tables
 from leaderboard.select import SELECT, select_on_dev
 from leaderboard.shown_rows import latest, references, repository
 
@@ -101,12 +101,7 @@ def fields(scoring, types: dict) -> list[Field]:
             *(Field(name, lambda r, k=k: 100 * r.mean(k), best="max", define=f"{name}, in %")
               for k, name in zip(scoring.summary, scoring.summary_names)),
             Field("official score sd", lambda r: r.sd("official_score"), define=DEFINE["sd"]),
-            Field("vs baseline", lambda r: 100 * r.versus_baseline[0], define=DEFINE["vs baseline"]),
-            Field("vs baseline CI95 low", lambda r: 100 * r.versus_baseline[1], define=DEFINE["paired CI95"]),
-            Field("vs baseline CI95 high", lambda r: 100 * r.versus_baseline[2], define=DEFINE["paired CI95"]),
-            Field("vs leader", lambda r: 100 * r.versus_leader[0], define=DEFINE["vs leader"]),
-            Field("vs leader CI95 low", lambda r: 100 * r.versus_leader[1], define=DEFINE["paired CI95"]),
-            Field("vs leader CI95 high", lambda r: 100 * r.versus_leader[2], define=DEFINE["paired CI95"]),
+            *paired_fields(),
             *([Field("official CI95", lambda r: 100 * r.jackknife, define=DEFINE["official CI95"])] if scoring.jackknife else []),
             Field("fit s", lambda r: r.seconds("fit_seconds"), kind="seconds", best="min", define=DEFINE["fit s"]),
             Field("score s", lambda r: r.seconds("score_seconds"), kind="seconds", best="min", define=DEFINE["score s"]),

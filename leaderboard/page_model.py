@@ -52,6 +52,15 @@ class Field:
     define: str = ""           # the header's tooltip and the table's footnote
 
 
+def paired_fields() -> list[Field]:
+    """The differences to the official baseline and to the leader, each with its paired CI95 (a row's
+    `versus_baseline` and `versus_leader`: difference, low, high, as fractions)."""
+    return [Field(f"vs {whom}{part}", lambda r, a=attr, i=i: 100 * getattr(r, a)[i],
+                  define=DEFINE["paired CI95" if i else f"vs {whom}"])
+            for whom, attr in (("baseline", "versus_baseline"), ("leader", "versus_leader"))
+            for i, part in enumerate(("", " CI95 low", " CI95 high"))]
+
+
 @dataclass
 class PageTable:
     anchor: str                      # stable id: `dcase2023-eval`, `dcase2023-eval-valve`

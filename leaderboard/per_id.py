@@ -16,7 +16,7 @@ from leaderboard import figures
 from leaderboard.columns import Column, mean_std, pct, render_table
 from leaderboard.intervals import RESAMPLES, ci95, compare_to_leader, headline
 from leaderboard.layouts import Layout, stage_note, stored_scores
-from leaderboard.page_model import DEFINE, Field, Figure, PageSection, anchor, page_table, per_section_tables
+from leaderboard.page_model import DEFINE, Field, Figure, PageSection, anchor, page_table, paired_fields, per_section_tables
 from leaderboard.results import seed_mean, summarize_seeds
 from leaderboard.shown_rows import latest, references
 from methods.registry import slug
@@ -149,12 +149,7 @@ def split_fields(types: list[str]) -> list[Field]:
             Field("mean AUC", lambda r: 100 * r.mean("mean", "auc"), best="max", define=DEFINE["mean AUC"]),
             Field("mean pAUC", lambda r: 100 * r.mean("mean", "pauc"), best="max", define=DEFINE["mean pAUC"]),
             Field("hmean AUC sd", lambda r: r.sd("hmean", "auc"), define=DEFINE["sd"]),
-            Field("vs baseline", lambda r: 100 * r.versus_baseline[0], define=DEFINE["vs baseline"]),
-            Field("vs baseline CI95 low", lambda r: 100 * r.versus_baseline[1], define=DEFINE["paired CI95"]),
-            Field("vs baseline CI95 high", lambda r: 100 * r.versus_baseline[2], define=DEFINE["paired CI95"]),
-            Field("vs leader", lambda r: 100 * r.versus_leader[0], define=DEFINE["vs leader"]),
-            Field("vs leader CI95 low", lambda r: 100 * r.versus_leader[1], define=DEFINE["paired CI95"]),
-            Field("vs leader CI95 high", lambda r: 100 * r.versus_leader[2], define=DEFINE["paired CI95"]),
+            *paired_fields(),
             Field("mAUC", lambda r: 100 * r.mean("mean", "mauc"), best="max", define=DEFINE["mAUC"]),
             Field("fit s", lambda r: r.seconds("fit_seconds"), kind="seconds", best="min", define=DEFINE["fit s"]),
             Field("score s", lambda r: r.seconds("score_seconds"), kind="seconds", best="min", define=DEFINE["score s"]),

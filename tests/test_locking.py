@@ -7,7 +7,7 @@ import pytest
 
 from core.locking import exclusive
 
-HOLD = "from core.locking import exclusive; import time, sys\nwith exclusive(sys.argv[1]):\n    print('held', flush=True); time.sleep(2)"
+HOLD = "from core.locking import exclusive; import time, sys\nwith exclusive(sys.argv[1]):\n    print('held', flush=True); time.sleep(1)"
 
 
 @pytest.mark.parametrize("soft", ["0", "1"])

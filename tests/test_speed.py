@@ -33,6 +33,7 @@ def test_every_domain_aware_scorer_agrees_with_its_reference_on_domain_data():
     assert all(r["agrees"] for r in checked), [r for r in checked if not r["agrees"]]
 
 
+@pytest.mark.slow  # a whole `bench speed --quick`: the full lane's, not the edit loop's
 def test_quick_run_writes_markdown_and_json(tmp_path, monkeypatch):
     import bench.speed as speed
     monkeypatch.setattr(speed, "feature_throughput", lambda devices, n_clips: [
@@ -48,6 +49,7 @@ def test_quick_run_writes_markdown_and_json(tmp_path, monkeypatch):
     assert "| RANKING.html MiB |" in text, "the ranking row times the page too"
 
 
+@pytest.mark.slow  # a whole `bench speed --quick`: the full lane's, not the edit loop's
 def test_speed_runs_on_a_real_embedding_cache(built, tmp_path, monkeypatch):
     """`bench speed --embeddings CACHE`: the trained cache's IDs and clips, not synthetic ones."""
     import bench.speed as speed
