@@ -1,6 +1,8 @@
 """The `beats` embedder against ESPnet's `beats_encoder` (the reference code, installed for the tests without its
 training stack): the same random weights, saved in the authors' checkpoint format and read by our loader, give the
 same hidden states at every layer, pooled as asked (no network)."""
+import warnings
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -98,3 +100,26 @@ def test_the_cache_key_follows_the_weights_and_options(checkpoint, clips, tmp_pa
     assert first.manifest["key"] == again.manifest["key"] != layer.manifest["key"]
     changed = build_cache(get_embedder("beats", checkpoint=str(save_tiny_beats(tmp_path / "b.pt", seed=1))), clips, tmp_path)
     assert changed.manifest["key"] != first.manifest["key"]
+
+
+def test_a_known_name_must_hold_its_published_hash_and_any_other_file_is_used_with_its_hash_printed(
+        checkpoint, tmp_path, monkeypatch):
+    import hashlib
+    import shutil
+
+    from embeddings.embedders import checkpointed
+    sha = hashlib.sha256(checkpoint.read_bytes()).hexdigest()
+    monkeypatch.setattr(checkpointed, "_WARNED", set())
+    with pytest.warns(UserWarning, match=rf"not a checkpoint this harness knows by name and hash \(SHA-256 {sha}\)"):
+        assert get_embedder("beats", checkpoint=str(checkpoint)).fingerprint() == sha
+    published = tmp_path / "BEATs_iter3.pt"
+    shutil.copy(checkpoint, published)
+    beats = type(get_embedder("beats", checkpoint=str(published)))
+    monkeypatch.setattr(beats, "known", {"BEATs_iter3.pt": sha})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a known file is used without a word
+        assert get_embedder("beats", checkpoint=str(published)).fingerprint() == sha
+    monkeypatch.setattr(beats, "known", {"BEATs_iter3.pt": "0" * 64})
+    with pytest.raises(DataError, match=rf"BEATs_iter3.pt: SHA-256 {sha}, but the published BEATs_iter3.pt has 0{{64}}; "
+                                        r"download it again from https://github.com/microsoft/unilm"):
+        get_embedder("beats", checkpoint=str(published)).fingerprint()

@@ -2,6 +2,7 @@
 the one-line errors for a missing or foreign file, the file's hash as the cache key, and the embedding loop."""
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import ClassVar
 
@@ -17,14 +18,20 @@ from embeddings.embedders.base import Embedder, file_sha256
 from embeddings.embedders.hf import POOLINGS, equal_length_batches, parse_layers, pool
 from embeddings.features import SAMPLE_RATE, read_mono
 
+_WARNED: set[tuple[str, str]] = set()  # (file, hash) pairs already warned about in this process
+
 
 class CheckpointEncoder(Embedder):
-    """Subclasses set `published` (where the authors publish the checkpoints), `rate` (the model's sample rate) and
-    `format` (what the file holds), and implement `build_model(path)` and `states(audio)`."""
+    """Subclasses set `published` (where the authors publish the checkpoints), `rate` (the model's sample rate),
+    `format` (what the file holds) and `known` (the SHA-256 of each published file, by file name, where its authors
+    publish one), and implement `build_model(path)` and `states(audio)`."""
 
     published: ClassVar[str] = ""
     rate: ClassVar[int] = 16000
     format: ClassVar[str] = ""
+    # none of the encoders' authors publish SHA-256s today, and none is made up here: every file is then used with
+    # a warning that prints its hash, for the user to compare with the file they meant
+    known: ClassVar[dict[str, str]] = {}
 
     def __init__(self, checkpoint: str = "", layer="-1", pooling: str = "mean", batch_size: int = 8, device: str = "cpu"):
         super().__init__(device)
@@ -54,9 +61,21 @@ class CheckpointEncoder(Embedder):
         return self._model
 
     def fingerprint(self) -> str:
-        if not Path(self.checkpoint).is_file():
+        """The checkpoint's SHA-256: a published name must hold the published file; any other file is used, and
+        its hash is printed once."""
+        path = Path(self.checkpoint)
+        if not path.is_file():
             self.load()  # raises the missing-file line
-        return file_sha256(self.checkpoint)
+        sha = file_sha256(path)
+        expected = self.known.get(path.name)
+        if expected is not None and sha != expected:
+            raise DataError(f"{path}: SHA-256 {sha}, but the published {path.name} has {expected}; download it again "
+                            f"from {self.published}")
+        if expected is None and (str(path.resolve()), sha) not in _WARNED:
+            _WARNED.add((str(path.resolve()), sha))
+            warnings.warn(f"{path}: not a checkpoint this harness knows by name and hash (SHA-256 {sha}); used as is, "
+                          "and its hash keys the cache", stacklevel=2)
+        return sha
 
     def embed(self, table: pd.DataFrame):
         self.load()
