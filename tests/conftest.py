@@ -1,7 +1,9 @@
+import numpy as np
 import pytest
 
 from dcase.generate import generate
 from dcase.reader import load_clips
+from embeddings.cache import EmbeddingCache
 from embeddings.config import preset
 from embeddings.pipeline import build
 
@@ -24,3 +26,16 @@ def built(tiny_data, cache_root):
     """The tiny data set's clip table and its embedding cache under `cache_root`, trained once per session."""
     table = load_clips(tiny_data)[1]
     return table, build(table, CONFIG, cache_root)
+
+
+@pytest.fixture(scope="session")
+def tiny_table(tiny_data):
+    """The tiny data set's clip table, with no model trained on it."""
+    return load_clips(tiny_data)[1]
+
+
+@pytest.fixture(scope="session")
+def tiny_embeddings(tiny_table):
+    """The tiny clip table with stand-in embeddings: any fixed numbers serve a test that only moves them around."""
+    emb = np.random.default_rng(0).standard_normal((len(tiny_table), 32)).astype(np.float32)
+    return tiny_table, EmbeddingCache(tiny_table, emb, np.zeros((len(emb), 0), np.float32))

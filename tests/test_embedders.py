@@ -17,8 +17,8 @@ def _keys(cache):
     return ["/".join(p.split("/")[-3:]) for p in cache.clips.path]  # <type>/<train|test>/<file>: unique in 2020
 
 
-def test_imported_npz_npy_and_parquet_give_the_trained_embeddings_back(built, tmp_path):
-    table, cache = built
+def test_imported_npz_npy_and_parquet_give_the_embeddings_back(tiny_embeddings, tmp_path):
+    table, cache = tiny_embeddings
     keys = _keys(cache)
     np.savez(tmp_path / "e.npz", files=np.array(keys[::-1]), embeddings=cache.embeddings[::-1])  # any row order
     np.save(tmp_path / "e.npy", cache.embeddings)
@@ -37,8 +37,8 @@ def test_imported_npz_npy_and_parquet_give_the_trained_embeddings_back(built, tm
     (lambda keys, emb: ([k.split("/")[-1] for k in keys], emb), r"names \d+ clips"),
     (lambda keys, emb: (keys, np.where(np.arange(len(emb))[:, None] == 5, np.nan, emb)), "gave NaN or inf"),
 ])
-def test_imported_embeddings_are_refused_with_the_clip_named(built, tmp_path, damage, message):
-    table, cache = built
+def test_imported_embeddings_are_refused_with_the_clip_named(tiny_embeddings, tmp_path, damage, message):
+    table, cache = tiny_embeddings
     keys, emb = damage(_keys(cache), cache.embeddings.copy())
     np.savez(tmp_path / "bad.npz", files=np.array(keys), embeddings=emb)
     with pytest.raises(DataError, match=message) as err:
@@ -74,8 +74,8 @@ def get_scene_embeddings(audio, model):
 '''
 
 
-def test_a_hear_module_embeds_at_its_own_rate_and_is_cached(built, tmp_path, monkeypatch):
-    table, _ = built
+def test_a_hear_module_embeds_at_its_own_rate_and_is_cached(tiny_table, tmp_path, monkeypatch):
+    table = tiny_table
     (tmp_path / "tiny_hear.py").write_text(textwrap.dedent(HEAR_MODULE))
     monkeypatch.syspath_prepend(str(tmp_path))
     embedder = get_embedder("hear", module="tiny_hear")

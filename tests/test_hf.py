@@ -10,9 +10,8 @@ from embeddings.embedders.hf import parse_layers, pool
 
 
 @pytest.fixture(scope="module")
-def subset(built):
-    table, _ = built
-    return table.groupby(["machine_type", "split"]).head(1).reset_index(drop=True)  # 18 clips of 1 s
+def subset(tiny_table):
+    return tiny_table.groupby(["machine_type", "split"]).head(1).reset_index(drop=True)  # 18 clips of 1 s
 
 
 @pytest.mark.parametrize("family", FAMILIES)
