@@ -28,6 +28,7 @@ import pandas as pd
 
 from core import atomic
 from core.errors import NotApplicable, UsageError
+from core.hashing import file_sha256
 
 STATES = ("done", "failed", "pending")
 
@@ -91,7 +92,7 @@ class Step:
 
 
 def _source_sha(cls) -> str:
-    return hashlib.sha256(Path(inspect.getsourcefile(cls)).read_bytes()).hexdigest()[:16]
+    return file_sha256(inspect.getsourcefile(cls))[:16]
 
 
 def _key(**parts) -> str:

@@ -14,6 +14,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from core.atomic import atomic_file
+from core.hashing import file_sha256
 from core.torchrun import rank_world
 from embeddings.cache import EmbeddingCache, cached, entry_key
 from embeddings.classifier import infer
@@ -49,7 +50,7 @@ def embed(checkpoint: str | Path, features: FeatureSet, device: str = "cpu", par
     """
     saved, models, heads = load_checkpoint(checkpoint, device)
     config = TrainConfig(**saved["config"])
-    sha = _sha256(checkpoint)
+    sha = file_sha256(checkpoint)
     parts_dir = Path(parts_dir or _parts_dir(checkpoint, sha))
     parts_dir.mkdir(parents=True, exist_ok=True)
     jobs = list(_parts(features, saved["groups"]))
@@ -96,10 +97,6 @@ def _parts(features: FeatureSet, groups: dict[str, list[str]]):
 def _parts_dir(checkpoint: str | Path, sha: str) -> Path:
     """Where `embed` keeps its parts by default: beside the checkpoint, named after its content."""
     return Path(checkpoint).parent / f"embed-{sha[:12]}"
-
-
-def _sha256(path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def build(table: pd.DataFrame, config: TrainConfig, cache_root: str | Path, device: str = "cpu") -> EmbeddingCache:

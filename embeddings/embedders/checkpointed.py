@@ -13,8 +13,9 @@ import torchaudio
 from tqdm import tqdm
 
 from core.errors import DataError
+from core.hashing import file_sha256
 from dcase import channels
-from embeddings.embedders.base import Embedder, file_sha256
+from embeddings.embedders.base import Embedder
 from embeddings.embedders.hf import POOLINGS, equal_length_batches, parse_layers, pool
 from embeddings.features import SAMPLE_RATE, read_mono
 

@@ -12,8 +12,9 @@ import torchaudio
 from tqdm import tqdm
 
 from core.errors import DataError
+from core.hashing import file_sha256
 from dcase import channels
-from embeddings.embedders.base import Embedder, file_sha256
+from embeddings.embedders.base import Embedder
 from embeddings.embedders.registry import register
 from embeddings.features import SAMPLE_RATE, read_mono
 

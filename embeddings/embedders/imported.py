@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 
 from core.errors import DataError
-from embeddings.embedders.base import Embedder, file_sha256
+from core.hashing import file_sha256
+from embeddings.embedders.base import Embedder
 from embeddings.embedders.registry import register
 
 
