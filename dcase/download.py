@@ -4,7 +4,8 @@ Development archives unpack into `ROOT/dev_data/raw/`, additional-training and e
 `ROOT/eval_data/raw/`; the renaming list goes to the root and the evaluator's files to `ROOT/evaluator/`, where
 the reader finds them. Each archive is fetched to `ROOT/.downloads/<name>.part` (a cut transfer resumes with an
 HTTP Range request; refused connections and 5xx answers are retried with back-off by urllib3), checked (size,
-the MD5 its Zenodo record lists where the year pins it, zip integrity, the machine type's folders), unpacked into a temporary folder and moved into place folder by folder, then recorded in
+the MD5 its Zenodo record lists where the year pins it, zip integrity, the machine type's folders), unpacked
+into a temporary folder and moved into place folder by folder, then recorded in
 `ROOT/.downloads/done.json`: an interrupted or corrupt download never leaves a half type folder behind, and a
 second run on a complete root fetches nothing.
 """
@@ -15,7 +16,7 @@ import json
 import shutil
 import time
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -63,8 +64,9 @@ def plan(task, split: str, types: list[str] | None) -> tuple[list[Archive], list
     if unknown:
         raise DataError(f"{task.name} has no machine type {', '.join(unknown)} in its {split} archives; "
                         f"choose from {', '.join(known)}")
-    archives = [Archive(part, t, url, task.archive_md5.get(url.rsplit("/", 1)[-1])) for part in PARTS[split]
-                for t in wanted[part] if (types is None or t in types) and (url := task.archive(part, t))]
+    archives = [Archive(part, t, url) for part in PARTS[split] for t in wanted[part]
+                if (types is None or t in types) and (url := task.archive(part, t))]
+    archives = [replace(a, md5=task.archive_md5.get(a.name)) for a in archives]
     if not archives:
         raise DataError(f"{task.name}: no public {split} archives (2026's evaluation test set is not out yet); "
                         "try --split dev")

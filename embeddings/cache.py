@@ -101,7 +101,7 @@ def cached(cache_root: str | Path, manifest: dict, make: Callable[[], EmbeddingC
                                  "key": key, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "versions": _versions()}
                 made.save(path)
     cache = EmbeddingCache.load(path)
-    differ = [k for k in {**manifest, "key": key} if cache.manifest.get(k) != {**manifest, "key": key}[k]]
+    differ = [k for k, v in {**manifest, "key": key}.items() if cache.manifest.get(k) != v]
     if differ:
         raise StaleCacheError(f"{path}: its manifest describes another embedder, data set or config "
                               f"({', '.join(differ)} differ); delete the folder to rebuild it")
