@@ -13,9 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import filelock
-import torch.distributed as dist
 
-from core.torchrun import is_main, rank_world
+from core.torchrun import barrier, is_main
 
 
 def _lock(path: Path) -> filelock.BaseFileLock:
@@ -40,11 +39,9 @@ def exclusive(path: str | Path):
             print(f"waiting for {path} (another bench process is building this entry)", file=sys.stderr)
             lock.acquire()
     try:
-        if rank_world()[1] > 1:
-            dist.barrier()
+        barrier()
         yield
-        if rank_world()[1] > 1:
-            dist.barrier()
+        barrier()
     finally:
         if lock is not None:
             lock.release()

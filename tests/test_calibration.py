@@ -77,6 +77,7 @@ def real_stats(tmp_path_factory):
 
 
 @needs_real
+@pytest.mark.slow
 def test_the_shipped_calibration_meets_the_targets_on_fresh_clips(real_stats):
     """Clips the fit never rendered (another seed): spectra correlate >= 0.8, level within 3 dB, time variation within 1 dB."""
     _, real = real_stats
@@ -90,6 +91,7 @@ def test_the_shipped_calibration_meets_the_targets_on_fresh_clips(real_stats):
 
 
 @needs_real
+@pytest.mark.slow
 def test_a_short_fit_moves_every_type_towards_the_real_clips(real_stats):
     out, _ = real_stats
     fitted = calibrate.fit(load_clips(out)[1], rounds=2, clips_per_id=2, seconds=1.0, progress=lambda m: None)

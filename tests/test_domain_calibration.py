@@ -78,6 +78,7 @@ def real_2023(tmp_path_factory):
 
 
 @needs_real
+@pytest.mark.slow
 def test_valve_stand_in_meets_the_targets_on_an_unseen_seed(real_2023, tmp_path):
     """Level within 3 dB, spectral correlation >= 0.9, shift and both anomaly distances within 0.4x-2.5x of the
     real figure, model-free AUC-source and AUC-target each within 0.15: the issue's targets, on 2 s clips (as
@@ -96,6 +97,7 @@ def test_valve_stand_in_meets_the_targets_on_an_unseen_seed(real_2023, tmp_path)
 
 
 @needs_real
+@pytest.mark.slow
 def test_other_types_take_their_real_level_and_a_closer_spectrum(real_2023, tmp_path):
     real = calibrate_domains.measure(real_2023[real_2023.machine_type.isin(["fan", "slider"])])
     for machine_type in ("fan", "slider"):

@@ -13,6 +13,7 @@ import pytest
 import soundfile as sf
 import torch
 from conftest import CONFIG
+from openmp_probe import faiss_neighbours
 
 import embeddings.pipeline as cache_mod
 import embeddings.train as train_mod
@@ -408,20 +409,13 @@ class _Killed(Scorer):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _faiss_neighbours(x: np.ndarray) -> float:
-    import faiss
-    index = faiss.IndexFlatL2(x.shape[1])
-    index.add(x)
-    return float(index.search(x[:2000], 4)[0].sum())
-
-
 def test_a_scorer_process_uses_openmp_after_this_one_has(monkeypatch):
     """A child forked from a process whose OpenMP threads have run deadlocks in GNU libgomp (seen with faiss):
     the fork server's children must not."""
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     x = np.random.default_rng(0).random((20000, 64), dtype=np.float32)
-    here = _faiss_neighbours(x)  # starts this process's OpenMP pool
-    assert isolation.call(_faiss_neighbours, (x,), "faiss", timeout=120) == pytest.approx(here, rel=1e-6)
+    here = faiss_neighbours(x)  # starts this process's OpenMP pool
+    assert isolation.call(faiss_neighbours, (x,), "faiss", timeout=120) == pytest.approx(here, rel=1e-6)
 
 
 def test_a_scorer_that_cannot_be_pickled_is_named_with_what_to_do():

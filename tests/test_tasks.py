@@ -13,7 +13,7 @@ from dcase.reader import load_clips
 from dcase.tasks import get_task
 
 YEARS = ("dcase2021", "dcase2022", "dcase2023", "dcase2024", "dcase2025", "dcase2026")
-MICRO = generate.Preset(seconds=0.5, source_train=3, target_train=1, test_per_cell=2)
+MICRO = generate.Preset(seconds=0.25, source_train=3, target_train=1, test_per_cell=1)
 
 
 @pytest.fixture(scope="module")
