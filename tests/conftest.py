@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
+from generated import generated
 
-from dcase.generate import generate
 from dcase.reader import load_clips
 from embeddings.cache import EmbeddingCache
 from embeddings.config import preset
@@ -12,8 +12,8 @@ CONFIG = preset("tiny", epochs=8, first_cycle=7)  # the model the training and f
 
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory):
-    """The generated `tiny` data set, written once per test session."""
-    return generate(tmp_path_factory.mktemp("data") / "tiny", "dcase2020", "tiny", seed=0, workers=2)
+    """The generated `tiny` data set, copied once per test session."""
+    return generated(tmp_path_factory.mktemp("data") / "tiny", "dcase2020", "tiny", workers=2)
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from generated import generated
 
 from dcase import generate
 from dcase.reader import load_clips
@@ -71,11 +72,8 @@ def test_block_norm_is_the_smallest_squared_block_norm():
 @pytest.fixture(scope="module")
 def fan_2023(tmp_path_factory):
     """One machine type of a generated DCASE 2023 set: 1 s clips, 6 source and 3 target training clips."""
-    generate.PRESETS["ae"] = generate.Preset(seconds=1.0, source_train=6, target_train=3, test_per_cell=2)
-    try:
-        root = generate.generate(tmp_path_factory.mktemp("ae2023") / "data", "dcase2023", "ae", seed=0, workers=2)
-    finally:
-        del generate.PRESETS["ae"]
+    preset = generate.Preset(seconds=1.0, source_train=6, target_train=3, test_per_cell=2)
+    root = generated(tmp_path_factory.mktemp("ae2023") / "data", "dcase2023", preset, workers=2)
     table = load_clips(root, task="dcase2023")[1]
     return table[table.machine_type == "fan"].reset_index(drop=True)
 

@@ -92,40 +92,47 @@ def valve(tiny_data):
     return table[table.machine_type == "valve"].reset_index(drop=True)
 
 
-def _embedder_cases(folder, table, monkeypatch) -> dict[str, tuple[dict, dict]]:
-    """Per registered embedder: options that build it here without a download, and a change of one that must
-    give another cache entry (for one that trains, the seed)."""
+@pytest.fixture(scope="module")
+def embedder_files(valve, tmp_path_factory):
+    """The files the embedders' cases read (imported embeddings, a HEAR module, tiny random checkpoints), written once."""
     import torch
     from beats_tiny import save_tiny_beats
     from dasheng.pretrained.pretrained import Dasheng
     from hf_tiny import save_tiny
+    folder = tmp_path_factory.mktemp("embedder_files")
     rng = np.random.default_rng(0)
     for i in (1, 2):
-        np.savez(folder / f"emb{i}.npz", files=np.array(["/".join(p.split("/")[-4:]) for p in table.path]),
-                 embeddings=rng.standard_normal((len(table), 8)).astype(np.float32))
+        np.savez(folder / f"emb{i}.npz", files=np.array(["/".join(p.split("/")[-4:]) for p in valve.path]),
+                 embeddings=rng.standard_normal((len(valve), 8)).astype(np.float32))
     (folder / "contract_hear.py").write_text(HEAR_MODULE)
-    monkeypatch.syspath_prepend(str(folder))
     torch.manual_seed(0)
     torch.save({"model": Dasheng(embed_dim=32, depth=1, num_heads=2).state_dict(),
                 "config": {"embed_dim": 32, "depth": 1, "num_heads": 2}}, folder / "dasheng.pt")
-    hf = str(save_tiny("ast", folder / "ast"))
+    save_tiny("ast", folder / "ast")
     save_tiny_beats(folder / "beats.pt")
+    return folder
+
+
+def _embedder_cases(folder, monkeypatch) -> dict[str, tuple[dict, dict]]:
+    """Per registered embedder: options that build it here without a download, and a change of one that must
+    give another cache entry (for one that trains, the seed)."""
+    monkeypatch.syspath_prepend(str(folder))
     return {"arcface": ({"preset": "tiny"}, {"seed": 1}), "ae2020": ({"epochs": 1}, {"seed": 1}),
             "ae2023": ({"epochs": 1}, {"output": "whitened"}),
             "imported": ({"path": str(folder / "emb1.npz")}, {"path": str(folder / "emb2.npz")}),
             "hear": ({"module": "contract_hear"}, {"batch_size": 2}),
-            "hf": ({"model": hf}, {"pooling": "max"}),
+            "hf": ({"model": str(folder / "ast")}, {"pooling": "max"}),
             "dasheng": ({"checkpoint": str(folder / "dasheng.pt")}, {"pooling": "stats"}),
             "beats": ({"checkpoint": str(folder / "beats.pt")}, {"layer": "1"})}
 
 
-def test_every_registered_embedder_has_a_contract_case(tmp_path, valve, monkeypatch):
-    assert set(EMBEDDERS.available()) == set(_embedder_cases(tmp_path, valve.iloc[:4], monkeypatch))
+def test_every_registered_embedder_has_a_contract_case(embedder_files, monkeypatch):
+    assert set(EMBEDDERS.available()) == set(_embedder_cases(embedder_files, monkeypatch))
 
 
 @pytest.mark.parametrize("name", sorted(EMBEDDERS.available()))
-def test_every_registered_embedder_keeps_the_contract(name, valve, tmp_path, monkeypatch):
-    options, change = _embedder_cases(tmp_path, valve, monkeypatch)[name]
+def test_every_registered_embedder_keeps_the_contract(name, valve, embedder_files, tmp_path, monkeypatch):
+    options, change = _embedder_cases(embedder_files, monkeypatch)[name]
     seed = change.pop("seed", 0)
     cache = tmp_path / "cache"
     first = get_embedder(name, **options).build(valve, cache, 0)

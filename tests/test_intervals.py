@@ -17,7 +17,7 @@ from leaderboard.results import read_results
 @pytest.mark.parametrize("max_fpr", [None, 0.1, 0.35])
 def test_roc_area_equals_scikit_learn_with_and_without_ties(max_fpr):
     rng = np.random.default_rng(0)
-    for trial in range(300):
+    for trial in range(100):
         n = int(rng.integers(4, 70))
         labels = rng.integers(0, 2, n)
         labels[:2] = (0, 1)
@@ -41,6 +41,7 @@ def test_stratified_resamples_keep_every_stratum_and_its_size():
     assert (key[draws] == key).all()  # each position draws from its own (ID, label) stratum
 
 
+@pytest.mark.slow  # a Monte Carlo check: 300 data sets of 400 resamples each
 def test_the_bootstrap_ci95_covers_the_true_auc_about_95_percent_of_the_time():
     d = 1.0
     true_auc = norm.cdf(d / np.sqrt(2))  # P(anomaly > normal) for N(d, 1) against N(0, 1)

@@ -5,26 +5,22 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+from generated import MICRO, generated
 
 from bench.cli import main
 from core.errors import DataError
-from dcase import generate, names, submission
+from dcase import names, submission
 from dcase.reader import load_clips
 from dcase.tasks import get_task
 
 YEARS = ("dcase2021", "dcase2022", "dcase2023", "dcase2024", "dcase2025", "dcase2026")
-MICRO = generate.Preset(seconds=0.25, source_train=3, target_train=1, test_per_cell=1)
 
 
 @pytest.fixture(scope="module")
 def micro(tmp_path_factory):
     """Each year's generated set at a size made for tests: 3 source + 1 target training clips per section."""
     root = tmp_path_factory.mktemp("years")
-    generate.PRESETS["micro"] = MICRO
-    try:
-        return {year: generate.generate(root / year, year, "micro", seed=0, workers=2) for year in YEARS}
-    finally:
-        del generate.PRESETS["micro"]
+    return {year: generated(root / year, year, workers=2) for year in YEARS}
 
 
 def test_bench_tasks_lists_every_year(capsys):
