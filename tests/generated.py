@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.hashing import file_sha256
 from dcase import generate
 
 MICRO = generate.Preset(seconds=0.25, source_train=3, target_train=1, test_per_cell=1)
@@ -18,11 +19,10 @@ STORE = ROOT / ".pytest_cache" / "generated"  # `pytest --cache-clear` empties i
 def generator_key(task: str, preset: generate.Preset, seed: int) -> str:
     """What a generated set is made from: the arguments, numpy's version (its random streams) and every file the
     generator reads (dcase/ and core/, the calibration included)."""
-    digest = hashlib.sha256(repr((task, astuple(preset), seed, np.__version__)).encode())
-    for path in sorted(p for folder in ("dcase", "core") for p in (ROOT / folder).rglob("*")
-                       if p.suffix in (".py", ".json")):
-        digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:20]
+    sources = sorted(p for folder in ("dcase", "core") for p in (ROOT / folder).rglob("*") if p.suffix in (".py", ".json"))
+    names = [p.relative_to(ROOT).as_posix() for p in sources]
+    made_of = repr((task, astuple(preset), seed, np.__version__, names, file_sha256(*sources)))
+    return hashlib.sha256(made_of.encode()).hexdigest()[:20]
 
 
 def generated(out, task: str, preset: generate.Preset | str = MICRO, seed: int = 0, workers: int = 1) -> Path:
