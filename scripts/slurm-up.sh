@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A real one-node Slurm cluster on this machine for the sweep tests: installs Debian's slurm-wlm and munge once,
 # then starts munged, slurmctld and slurmd directly (no systemd). State, logs and pid files live in
-# ${SLURM_HOME:-/tmp/asd-bench-slurm}; scripts/slurm-down.sh stops it. Safe to run twice.
+# ${SLURM_HOME:-/tmp/asd-bench-slurm}; scripts/slurm-down.sh stops it. Safe to run twice. A fresh start drops the
+# saved state (slurmctld -c): jobs of a test run killed mid-way would otherwise come back and hold the node.
 set -euo pipefail
 HOME_DIR=${SLURM_HOME:-/tmp/asd-bench-slurm}
 if ! command -v slurmctld >/dev/null 2>&1 || ! command -v munged >/dev/null 2>&1; then
@@ -13,9 +14,12 @@ if ! command -v slurmctld >/dev/null 2>&1 || ! command -v munged >/dev/null 2>&1
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null
 fi
-if sinfo -h -o %T 2>/dev/null | grep -q idle; then
+# a responding node is idle, mixed or allocated; a trailing * (not responding) or drain/down is not up
+node_up() { sinfo -h -N -o %T 2>/dev/null | grep -qxE "idle|mixed|allocated|completing"; }
+if node_up; then
     echo "slurm-up: already running"; exit 0
 fi
+bash "$(dirname "$0")/slurm-down.sh"
 mkdir -p "$HOME_DIR"/{state,spool,log} /run/munge /etc/slurm
 chown munge:munge /run/munge
 if [ ! -s /etc/munge/munge.key ]; then
@@ -48,13 +52,14 @@ SlurmdPidFile=$HOME_DIR/slurmd.pid
 NodeName=$NODE CPUs=$(nproc) RealMemory=$MEM_MIB State=UNKNOWN
 PartitionName=debug Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
 EOF
-slurmctld
+slurmctld -c
 slurmd
 for _ in $(seq 60); do
-    if sinfo -h -o %T 2>/dev/null | grep -q idle; then
+    if node_up; then
         sinfo; exit 0
     fi
     sleep 1
 done
-echo "slurm-up: the node did not come up idle in 60 s; see $HOME_DIR/log" >&2
+echo "slurm-up: the node did not come up in 60 s; see $HOME_DIR/log (sinfo -R says: $(sinfo -h -R 2>&1 | head -1))" >&2
+tail -n 5 "$HOME_DIR/log/slurmctld.log" "$HOME_DIR/log/slurmd.log" >&2 || true
 exit 1
