@@ -25,8 +25,22 @@ def render_table(records: list, columns: list[Column], context=None) -> str:
                     disable_numparse=True)
 
 
+# How a number is printed, by its kind, in the markdown cells and in the page alike (the page prints these strings
+# rather than round again in JavaScript, whose toFixed rounds an exact half such as 65.625 up, Python to even).
+PRINTED: dict[str, Callable[[float], str]] = {
+    "pct": lambda v: f"{v:.2f}",
+    "seconds": lambda v: "0" if v == 0 else f"{v:.0f}" if abs(v) >= 100 else f"{v:.3g}",
+    "count": lambda v: str(round(v)),
+}
+
+
 def pct(x) -> str:
-    return "-" if pd.isna(x) else f"{100 * x:.2f}"
+    """A fraction as a percentage cell."""
+    return "-" if pd.isna(x) else PRINTED["pct"](100 * x)
+
+
+def seconds(v: float) -> str:
+    return "-" if np.isnan(v) else PRINTED["seconds"](v)
 
 
 def mean_std(values: list[float]) -> str:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from dcase import metrics
 from leaderboard import figures
-from leaderboard.columns import Column, mean_std, pct, render_table
+from leaderboard.columns import Column, mean_std, pct, render_table, seconds
 from leaderboard.intervals import RESAMPLES, ci95, official_score_resamples
 from leaderboard.layouts import Layout, stage_note, stored_scores, title_lines
 from leaderboard.page_model import DEFINE, Field, Note, PageSection, anchor, page_table, paired_fields, per_section_tables
@@ -65,10 +65,6 @@ class Context:
     baseline: str | None
 
 
-def _seconds(v: float) -> str:
-    return "-" if np.isnan(v) else f"{v:.3g}"
-
-
 def columns(scoring, types: dict) -> list[Column]:
     kinds = next(iter(types.values()))
     return [Column("method", lambda r: r.method + (" (official baseline)" if r.baseline else "")),
@@ -83,8 +79,8 @@ def columns(scoring, types: dict) -> list[Column]:
                    shown=lambda c: c.scoring.jackknife),
             *(Column(name, lambda r, k=k: pct(r.mean(k))) for k, name in zip(scoring.summary, scoring.summary_names)),
             *(Column(f"{t} {' / '.join(SHORT[k] for k in kinds)}", lambda r, t=t: r.type_cell(t)) for t in types),
-            Column("fit s", lambda r: _seconds(r.seconds("fit_seconds"))),
-            Column("score s", lambda r: _seconds(r.seconds("score_seconds"))),
+            Column("fit s", lambda r: seconds(r.seconds("fit_seconds"))),
+            Column("score s", lambda r: seconds(r.seconds("score_seconds"))),
             Column("device", lambda r: r.rows.device.iloc[0])]
 
 

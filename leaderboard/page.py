@@ -16,6 +16,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from core.atomic import write_text
+from leaderboard.columns import PRINTED
 from leaderboard.page_model import Figure, PageSection, PageTable, best_rows
 
 
@@ -55,14 +56,17 @@ def _clean(v):
 
 
 def table_json(table: PageTable) -> dict:
-    """What the page's script reads: columns with kind, group and definition; rows at full precision; the
-    initial order (by the section's score, high first); the marked rows; where each column's best value is."""
+    """What the page's script reads: columns with kind, group and definition; rows at full precision and, for
+    numbers, `shown` as the markdown prints them; the initial order (by the section's score, high first); the marked
+    rows; where each column's best value is."""
     headers = list(table.frame.columns)
     order = [[headers.index(table.score), "desc"]] if table.score else []
+    rows = [[_clean(v) for v in row] for row in table.frame.astype(object).itertuples(index=False)]
+    kinds = [f.kind for f in table.fields]
+    shown = [[None if v is None or k == "text" else PRINTED[k](v) for v, k in zip(row, kinds)] for row in rows]
     return {"anchor": table.anchor,
             "columns": [{"header": f.header, "kind": f.kind, "group": f.group, "define": f.define} for f in table.fields],
-            "rows": [[_clean(v) for v in row] for row in table.frame.astype(object).itertuples(index=False)],
-            "order": order, "marked": table.marked, "best": best_rows(table)}
+            "rows": rows, "shown": shown, "order": order, "marked": table.marked, "best": best_rows(table)}
 
 
 def _definitions(table: PageTable) -> list[dict]:

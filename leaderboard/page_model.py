@@ -10,7 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-KINDS = ("text", "pct", "seconds", "count")  # how the page prints a column; sorting always uses the value
+from leaderboard.columns import PRINTED
+
+KINDS = ("text", *PRINTED)  # how the page prints a column (as the markdown does); sorting always uses the value
 
 # what each figure means, shown where it is shown (header tooltip and the table's footnote)
 DEFINE = {

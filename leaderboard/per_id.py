@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from leaderboard import figures
-from leaderboard.columns import Column, mean_std, pct, render_table
+from leaderboard.columns import Column, mean_std, pct, render_table, seconds
 from leaderboard.intervals import RESAMPLES, ci95, compare_to_leader, headline
 from leaderboard.layouts import Layout, stage_note, stored_scores
 from leaderboard.page_model import DEFINE, Field, Figure, PageSection, anchor, page_table, paired_fields, per_section_tables
@@ -74,8 +74,8 @@ def split_columns(types: list[str]) -> list[Column]:
             Column("hmean AUC CI95", lambda r: _interval(r.ci)),
             Column("vs leader (CI95)", lambda r: "-" if r.standing == "leader" else _difference(r.versus_leader, True)),
             Column("mAUC", lambda r: r.cell("mean", "mauc")),
-            Column("fit s", lambda r: f"{r.seconds('fit_seconds'):.3g}"),
-            Column("score s", lambda r: f"{r.seconds('score_seconds'):.3g}"),
+            Column("fit s", lambda r: seconds(r.seconds("fit_seconds"))),
+            Column("score s", lambda r: seconds(r.seconds("score_seconds"))),
             Column("device", lambda r: r.rows.device.iloc[0])]
 
 

@@ -7,6 +7,7 @@ import html.parser
 import os
 import re
 import shutil
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,9 @@ from page_json import page_tables
 
 from dcase.metrics import summarize
 from dcase.tasks import get_task
-from leaderboard.page import inline_markdown
+from leaderboard.columns import PRINTED, pct
+from leaderboard.page import inline_markdown, table_json
+from leaderboard.page_model import Field, page_table
 from leaderboard.results import read_results
 from leaderboard.shown_rows import latest
 
@@ -112,15 +115,25 @@ def _cells(page, anchor: str) -> list[list[str]]:
         "trs => trs.map(tr => [...tr.cells].map(td => td.textContent))")
 
 
-def _shown(value, kind: str, cell: str = "") -> str:
-    """What the page should print for a JSON value (seconds: three significant digits, checked on the cell)."""
+def _shown(value, shown, kind: str) -> str:
+    """What the page should print for a JSON value and its `shown` string."""
     if kind == "text":
         return "" if value is None else value
-    if value is None:
-        return "–"
-    if kind == "seconds":
-        return cell if float(cell) == pytest.approx(value, rel=5e-3, abs=1e-12) else f"~{value}"
-    return f"{value:.2f}" if kind == "pct" else str(round(value))
+    return "–" if value is None else shown
+
+
+def test_numbers_print_by_one_rule_and_exact_halves_go_to_even():
+    """Hand-derived: 65.625 and 65.875 are exact binary halves; 0.145 sits just below its half (0.1449999...)."""
+    cases = {"pct": [(65.625, "65.62"), (65.875, "65.88"), (0.145, "0.14"), (100.0, "100.00")],
+             "seconds": [(0.0, "0"), (0.5, "0.5"), (0.0123456, "0.0123"), (99.94, "99.9"), (1234.5, "1234"), (250.5, "250")],
+             "count": [(3.0, "3"), (2.5, "2")]}
+    for kind, pairs in cases.items():
+        assert [PRINTED[kind](v) for v, _ in pairs] == [want for _, want in pairs], kind
+    assert pct(0.65625) == "65.62" and pct(float("nan")) == "-", "the markdown cell is the same string"
+    table = page_table("t", "t", [("a", 65.625, 1234.5, 2.0), ("b", float("nan"), 0.0, 1.0)],
+                       [Field("m", lambda r: r[0], kind="text"), Field("p", lambda r: r[1]),
+                        Field("s", lambda r: r[2], kind="seconds"), Field("n", lambda r: r[3], kind="count")])
+    assert table_json(table)["shown"] == [[None, "65.62", "1234", "2"], [None, None, "0", "1"]]
 
 
 def test_the_page_in_chromium_sorts_toggles_exports_and_stays_offline(store, tmp_path):
@@ -128,7 +141,7 @@ def test_the_page_in_chromium_sorts_toggles_exports_and_stays_offline(store, tmp
     text = store["page"].read_text()
     tables = page_tables(text)
     main = [a for a in tables if a.count("-") == 1]
-    left, errors = [], []
+    left, errors, halves = [], [], 0
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"])
@@ -155,9 +168,11 @@ def test_the_page_in_chromium_sorts_toggles_exports_and_stays_offline(store, tmp
             badge = " (official baseline)"
             by_method = {r[0] + badge * spec["marked"][n]: r for n, r in enumerate(spec["rows"])}
             assert sum(c[0].endswith(badge) for c in shown) == sum(spec["marked"]), "the reference row carries its badge"
-            for cells in shown:  # the printed numbers are the JSON's
-                assert cells[1:] == [_shown(by_method[cells[0]][i], kinds[i], cells[k + 1])
-                                     for k, i in enumerate(visible[1:])]
+            printed = {r[0] + badge * spec["marked"][n]: s for n, (r, s) in enumerate(zip(spec["rows"], spec["shown"]))}
+            for cells in shown:  # the printed numbers are the JSON's, as the markdown prints them
+                assert cells[1:] == [_shown(by_method[cells[0]][i], printed[cells[0]][i], kinds[i]) for i in visible[1:]]
+            halves += sum(v is not None and k == "pct" and (Decimal(v) * 1000) % 10 == 5
+                          for row in spec["rows"] for v, k in zip(row, kinds))
             frame = pd.DataFrame(spec["rows"], columns=headers)
             column = "mean AUC" if "mean AUC" in headers else headers[visible[4]]
             header = page.locator(f"#{anchor}-table_wrapper .dt-scroll-head thead th", has_text=re.compile(f"^{re.escape(column)}$"))
@@ -171,7 +186,7 @@ def test_the_page_in_chromium_sorts_toggles_exports_and_stays_offline(store, tmp
                 want = frame.sort_values(column, ascending=ascending, na_position="first" if ascending else "last",
                                          kind="stable")[column]
                 got = [c[visible.index(headers.index(column))] for c in _cells(page, anchor)]
-                assert got == [_shown(None if pd.isna(v) else v, "pct") for v in want], f"{anchor} sorted by {column}"
+                assert got == ["–" if pd.isna(v) else PRINTED["pct"](v) for v in want], f"{anchor} sorted by {column}"
             assert sorted(directions) == [False, True]
             groups = [i for i, c in enumerate(spec["columns"]) if c["group"]]
             count = lambda: page.locator(f"#{anchor}-table_wrapper .dt-scroll-head thead th").count()
@@ -195,6 +210,7 @@ def test_the_page_in_chromium_sorts_toggles_exports_and_stays_offline(store, tmp
         for anchor in {a.split("-")[0] for a in main}:
             page.locator(f"#{anchor}").screenshot(path=str(tmp_path / f"{anchor}.png"))
         browser.close()
+    assert halves, "the board has values on an exact half (65.625), where JavaScript's toFixed would round up"
     assert not errors, f"console errors: {errors}"
     assert not left, f"requests left the machine: {left}"
     assert len(list(tmp_path.glob("*.png"))) == len({a.split("-")[0] for a in main})
