@@ -14,7 +14,8 @@ from dcase import generate, submission
 from dcase.reader import load_clips
 from leaderboard.intervals import ci95, official_score_resamples
 
-MICRO = generate.Preset(seconds=0.5, source_train=3, target_train=1, test_per_cell=3)
+# 3 clips per cell (the shared MICRO has 1): enough test clips per section for bootstrap intervals and ties to mean something
+RANKED = generate.Preset(seconds=0.5, source_train=3, target_train=1, test_per_cell=3)
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +23,7 @@ def teams(tmp_path_factory):
     """A generated 2023 set and, in the evaluators' teams/<team>/<system>/ layout, four systems whose scores are
     the labels plus noise of decreasing size (rounded, so there are ties), and three broken ones."""
     root = tmp_path_factory.mktemp("rank")
-    data = generated(root / "data", "dcase2023", MICRO, workers=2)
+    data = generated(root / "data", "dcase2023", RANKED, workers=2)
     task, table = load_clips(data)
     test = table[table.split == "eval"].reset_index(drop=True)
     rng = np.random.default_rng(0)
