@@ -1,5 +1,7 @@
-"""A tiny BEATs with random weights, built by ESPnet's `beats_encoder` (the reference code) and saved in the
-authors' checkpoint format ({"cfg": ..., "model": ...}): what a downloaded BEATs_iter3.pt holds, only smaller."""
+"""Tiny BEATs checkpoints with random weights in the authors' format ({"cfg": ..., "model": ...}): what a downloaded
+BEATs_iter3.pt holds, only smaller. `save_reference_beats` builds it with ESPnet's `beats_encoder` (the reference
+code); `save_tiny_beats` with this project's own model, so tests that only need a file skip ESPnet's import
+(tests/test_beats.py checks that the two write the same format)."""
 from pathlib import Path
 
 TINY = dict(encoder_layers=3, encoder_embed_dim=96, encoder_ffn_embed_dim=192, encoder_attention_heads=4,
@@ -8,20 +10,48 @@ TINY = dict(encoder_layers=3, encoder_embed_dim=96, encoder_ffn_embed_dim=192, e
             attention_dropout=0.0, activation_dropout=0.0, encoder_layerdrop=0.0)
 
 
-def reference_beats(cfg: dict = TINY, seed: int = 0):
-    """ESPnet's BEATs encoder in eval mode, every weight (biases, norms, gates included) moved off its
-    initial value so that no term of the forward pass is trivially zero or one."""
+def _perturbed(model, seed: int):
+    """`model` in eval mode, every weight (biases, norms, gates included) moved off its initial value so that no
+    term of the forward pass is trivially zero or one."""
     import torch
-    from espnet2.asr.encoder.beats_encoder import BeatsEncoder
     torch.manual_seed(seed)
-    model = BeatsEncoder(input_size=1, beats_config=cfg).eval()
+    model.eval()
     with torch.no_grad():
         for p in model.parameters():
             p.add_(0.05 * torch.randn_like(p))
     return model
 
 
-def save_tiny_beats(path: Path, cfg: dict = TINY, seed: int = 0) -> Path:
+def reference_beats(cfg: dict = TINY, seed: int = 0):
+    """ESPnet's BEATs encoder with random weights."""
+    import torch
+    from espnet2.asr.encoder.beats_encoder import BeatsEncoder
+    torch.manual_seed(seed)
+    return _perturbed(BeatsEncoder(input_size=1, beats_config=cfg), seed)
+
+
+def save_reference_beats(path: Path, cfg: dict = TINY, seed: int = 0) -> Path:
     import torch
     torch.save({"cfg": cfg, "model": reference_beats(cfg, seed).state_dict()}, path)
+    return path
+
+
+def authors_names(state: dict) -> dict:
+    """Our model's state dict under the authors' names: the blocks, the position convolution and its norm sit in
+    `encoder.` (the inverse of `BEATs.from_checkpoint`'s renaming)."""
+    def named(key: str) -> str:
+        if key.startswith("pos_conv."):
+            return "encoder.pos_conv.0." + key.removeprefix("pos_conv.")
+        if key.startswith("encoder_layer_norm."):
+            return "encoder.layer_norm." + key.removeprefix("encoder_layer_norm.")
+        return "encoder." + key if key.startswith("layers.") else key
+    return {named(k): v for k, v in state.items()}
+
+
+def save_tiny_beats(path: Path, cfg: dict = TINY, seed: int = 0) -> Path:
+    import torch
+
+    from embeddings.embedders.beats_model import BEATs, BEATsConfig
+    model = _perturbed(BEATs(BEATsConfig.from_cfg(cfg)), seed)
+    torch.save({"cfg": cfg, "model": authors_names(model.state_dict())}, path)
     return path

@@ -1,6 +1,7 @@
 """The `beats` embedder against ESPnet's `beats_encoder` (the reference code, installed for the tests without its
 training stack): the same random weights, saved in the authors' checkpoint format and read by our loader, give the
-same hidden states at every layer, pooled as asked (no network)."""
+same hidden states at every layer, pooled as asked (no network). Those comparisons are slow-lane tests; the rest
+read a checkpoint our own model writes in the same format, so the quick lane never imports ESPnet."""
 import functools
 import warnings
 
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from beats_tiny import TINY, reference_beats, save_reference_beats, save_tiny_beats
 from generated import noise_clips
 
 from core.errors import DataError
@@ -15,14 +17,19 @@ from embeddings.embedders import get_embedder
 from embeddings.embedders.base import build_cache
 from embeddings.embedders.beats_model import relative_buckets
 
-pytest.importorskip("espnet2.asr.encoder.beats_encoder")
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")  # ESPnet's weight_norm and autocast calls
-from beats_tiny import TINY, reference_beats, save_tiny_beats  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     return save_tiny_beats(tmp_path_factory.mktemp("beats") / "BEATs_random.pt")
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """ESPnet's random BEATs saved in the authors' format: the checkpoint the comparisons read."""
+    pytest.importorskip("espnet2.asr.encoder.beats_encoder")
+    return save_reference_beats(tmp_path_factory.mktemp("beats") / "BEATs_reference.pt")
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +48,9 @@ def _reference_states(clip: str) -> list[torch.Tensor]:
         return [model.extract_features(audio, None, max_layer=k)[0][0] for k in range(TINY["encoder_layers"] + 1)]
 
 
-def test_every_layer_equals_espnets_within_1e5(checkpoint, clips):
-    embedder = get_embedder("beats", checkpoint=str(checkpoint))
+@pytest.mark.slow
+def test_every_layer_equals_espnets_within_1e5(reference, clips):
+    embedder = get_embedder("beats", checkpoint=str(reference))
     audio = torch.from_numpy(sf.read(clips.path[0], dtype="float32")[0])[None]
     with torch.inference_mode():
         ours = embedder.states(audio)
@@ -56,9 +64,10 @@ def test_every_layer_equals_espnets_within_1e5(checkpoint, clips):
     np.testing.assert_allclose(ours[-1][0], final, atol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pooling", ["mean", "max", "stats"])
-def test_the_embeddings_are_the_reference_tokens_pooled(checkpoint, clips, pooling):
-    ours, logits = get_embedder("beats", checkpoint=str(checkpoint), pooling=pooling, batch_size=2).embed(clips)
+def test_the_embeddings_are_the_reference_tokens_pooled(reference, clips, pooling):
+    ours, logits = get_embedder("beats", checkpoint=str(reference), pooling=pooling, batch_size=2).embed(clips)
     assert logits is None and ours.shape == (4, 192 if pooling == "stats" else 96)
     tokens = [_reference_states(p)[-1] for p in clips.path]
     assert [len(t) for t in tokens] == [496, 296, 496, 296]
@@ -67,12 +76,31 @@ def test_the_embeddings_are_the_reference_tokens_pooled(checkpoint, clips, pooli
     np.testing.assert_allclose(ours, torch.stack(reference).numpy(), atol=1e-5, rtol=0)
 
 
-def test_a_layer_range_is_the_mean_of_those_layers(checkpoint, clips):
-    reference = _reference_states(clips.path[1])
-    middle = get_embedder("beats", checkpoint=str(checkpoint), layer="1:3").embed(clips.iloc[1:2])[0][0]
-    np.testing.assert_allclose(middle, ((reference[1] + reference[2]) / 2).mean(0), atol=1e-5)
+@pytest.mark.slow
+def test_a_layer_range_is_the_mean_of_those_layers(reference, checkpoint, clips):
+    states = _reference_states(clips.path[1])
+    middle = get_embedder("beats", checkpoint=str(reference), layer="1:3").embed(clips.iloc[1:2])[0][0]
+    np.testing.assert_allclose(middle, ((states[1] + states[2]) / 2).mean(0), atol=1e-5)
     with pytest.raises(DataError, match="beats: layer='7' picks no hidden state"):
         get_embedder("beats", checkpoint=str(checkpoint), layer=7).embed(clips.iloc[:1])
+
+
+@pytest.mark.slow
+def test_our_tiny_checkpoint_is_in_the_authors_format(reference, checkpoint, clips):
+    """The file `save_tiny_beats` writes holds the names and shapes ESPnet's model has (less the unused copies of
+    the shared position bias), and ESPnet, loading it strictly but for those, gives our hidden states."""
+    ours, espnets = torch.load(checkpoint)["model"], torch.load(reference)["model"]
+    assert set(ours) <= set(espnets) and all(ours[k].shape == espnets[k].shape for k in ours)
+    copies = {k for k in set(espnets) - set(ours) if k.endswith("relative_attention_bias.weight")}
+    assert set(espnets) - set(ours) == copies and len(copies) == TINY["encoder_layers"] - 1
+    model = reference_beats()
+    missing, unexpected = model.load_state_dict(ours, strict=False)
+    assert not unexpected and set(missing) == copies
+    audio = torch.from_numpy(sf.read(clips.path[1], dtype="float32")[0])[None]
+    with torch.inference_mode():
+        final = model.extract_features(audio, None)[0][0]
+        mine = get_embedder("beats", checkpoint=str(checkpoint)).states(audio)[-1][0]
+    np.testing.assert_allclose(mine, final, atol=1e-5)
 
 
 def test_relative_position_buckets_by_hand():
