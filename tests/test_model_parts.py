@@ -62,9 +62,17 @@ def test_schedule_warmup_then_restarts_with_doubling_cycles():
     assert all(a >= b for a, b in zip(lrs, lrs[1:])), "monotone within a cycle"
 
 
-@pytest.mark.parametrize("name, dim", [("iresnet50", 512), ("iresnet_small", 128), ("resnet50", 2048), ("resnet_small", 512)])
-def test_backbones_give_one_embedding_per_clip(name, dim):
-    assert name in list_models()
+# every registered backbone and its embedding width: a new one fails the first test until it has its line here
+WIDTHS = {"iresnet50": 512, "iresnet18": 512, "iresnet_small": 128, "resnet50": 2048, "resnet_small": 512}
+
+
+def test_every_registered_backbone_has_a_width_case():
+    assert set(list_models()) == set(WIDTHS)
+
+
+@pytest.mark.parametrize("name", sorted(WIDTHS))
+def test_backbones_give_one_embedding_per_clip(name):
+    dim = WIDTHS[name]
     model = get_model(name, input_size=(128, 64)).eval()
     with torch.no_grad():
         assert model(torch.randn(2, 1, 128, 64)).shape == (2, dim)
