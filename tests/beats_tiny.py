@@ -10,12 +10,12 @@ TINY = dict(encoder_layers=3, encoder_embed_dim=96, encoder_ffn_embed_dim=192, e
             attention_dropout=0.0, activation_dropout=0.0, encoder_layerdrop=0.0)
 
 
-def _perturbed(model, seed: int):
-    """`model` in eval mode, every weight (biases, norms, gates included) moved off its initial value so that no
-    term of the forward pass is trivially zero or one."""
+def _random(build, seed: int):
+    """The model `build()` makes after seeding torch with `seed`, in eval mode, every weight (biases, norms, gates
+    included) moved off its initial value so that no term of the forward pass is trivially zero or one."""
     import torch
     torch.manual_seed(seed)
-    model.eval()
+    model = build().eval()
     with torch.no_grad():
         for p in model.parameters():
             p.add_(0.05 * torch.randn_like(p))
@@ -24,10 +24,8 @@ def _perturbed(model, seed: int):
 
 def reference_beats(cfg: dict = TINY, seed: int = 0):
     """ESPnet's BEATs encoder with random weights."""
-    import torch
     from espnet2.asr.encoder.beats_encoder import BeatsEncoder
-    torch.manual_seed(seed)
-    return _perturbed(BeatsEncoder(input_size=1, beats_config=cfg), seed)
+    return _random(lambda: BeatsEncoder(input_size=1, beats_config=cfg), seed)
 
 
 def save_reference_beats(path: Path, cfg: dict = TINY, seed: int = 0) -> Path:
@@ -36,22 +34,11 @@ def save_reference_beats(path: Path, cfg: dict = TINY, seed: int = 0) -> Path:
     return path
 
 
-def authors_names(state: dict) -> dict:
-    """Our model's state dict under the authors' names: the blocks, the position convolution and its norm sit in
-    `encoder.` (the inverse of `BEATs.from_checkpoint`'s renaming)."""
-    def named(key: str) -> str:
-        if key.startswith("pos_conv."):
-            return "encoder.pos_conv.0." + key.removeprefix("pos_conv.")
-        if key.startswith("encoder_layer_norm."):
-            return "encoder.layer_norm." + key.removeprefix("encoder_layer_norm.")
-        return "encoder." + key if key.startswith("layers.") else key
-    return {named(k): v for k, v in state.items()}
-
-
 def save_tiny_beats(path: Path, cfg: dict = TINY, seed: int = 0) -> Path:
     import torch
 
-    from embeddings.embedders.beats_model import BEATs, BEATsConfig
-    model = _perturbed(BEATs(BEATsConfig.from_cfg(cfg)), seed)
-    torch.save({"cfg": cfg, "model": authors_names(model.state_dict())}, path)
+    from embeddings.embedders.beats_model import AUTHORS_TO_OURS, BEATs, BEATsConfig, renamed
+    model = _random(lambda: BEATs(BEATsConfig.from_cfg(cfg)), seed)
+    ours_to_authors = tuple((new, old) for old, new in AUTHORS_TO_OURS)
+    torch.save({"cfg": cfg, "model": {renamed(k, ours_to_authors): v for k, v in model.state_dict().items()}}, path)
     return path

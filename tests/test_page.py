@@ -166,11 +166,11 @@ def test_the_page_in_chromium_sorts_toggles_exports_and_stays_offline(store, tmp
             shown = _cells(page, anchor)
             assert len(shown) == len(spec["rows"]), "one visible row per method: no paging, no down-sampling"
             badge = " (official baseline)"
-            by_method = {r[0] + badge * spec["marked"][n]: r for n, r in enumerate(spec["rows"])}
+            by_method = {r[0] + badge * spec["marked"][n]: (r, s) for n, (r, s) in enumerate(zip(spec["rows"], spec["shown"]))}
             assert sum(c[0].endswith(badge) for c in shown) == sum(spec["marked"]), "the reference row carries its badge"
-            printed = {r[0] + badge * spec["marked"][n]: s for n, (r, s) in enumerate(zip(spec["rows"], spec["shown"]))}
             for cells in shown:  # the printed numbers are the JSON's, as the markdown prints them
-                assert cells[1:] == [_shown(by_method[cells[0]][i], printed[cells[0]][i], kinds[i]) for i in visible[1:]]
+                row, printed = by_method[cells[0]]
+                assert cells[1:] == [_shown(row[i], printed[i], kinds[i]) for i in visible[1:]]
             halves += sum(v is not None and k == "pct" and (Decimal(v) * 1000) % 10 == 5
                           for row in spec["rows"] for v, k in zip(row, kinds))
             frame = pd.DataFrame(spec["rows"], columns=headers)

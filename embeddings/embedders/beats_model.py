@@ -135,6 +135,19 @@ class PositionConv(nn.Module):
         return F.gelu(y[..., :-1] if self.kernel % 2 == 0 else y)
 
 
+# the authors' key prefixes and ours: their blocks, position convolution and its norm sit under `encoder.`
+AUTHORS_TO_OURS = (("encoder.pos_conv.0.", "pos_conv."), ("encoder.layer_norm.", "encoder_layer_norm."),
+                   ("encoder.layers.", "layers."))
+
+
+def renamed(key: str, prefixes: tuple[tuple[str, str], ...]) -> str:
+    """`key` with the first matching (old, new) prefix replaced; a key no prefix matches is kept."""
+    for old, new in prefixes:
+        if key.startswith(old):
+            return new + key.removeprefix(old)
+    return key
+
+
 class BEATs(nn.Module):
     """The BEATs encoder: `forward(audio)` -> hidden states, each (batch, patches, dim): the blocks' input first,
     then each block's output (the last is the model's output)."""
@@ -155,10 +168,7 @@ class BEATs(nn.Module):
         """Build from a loaded checkpoint; a missing or misshapen encoder weight raises, extras (the fine-tuned
         predictor, copies of the shared position bias) are ignored."""
         model = cls(BEATsConfig.from_cfg(checkpoint["cfg"]))
-        state = {}
-        for key, value in checkpoint["model"].items():
-            key = key.replace("encoder.pos_conv.0.", "pos_conv.").replace("encoder.layer_norm.", "encoder_layer_norm.")
-            state[key.removeprefix("encoder.")] = value
+        state = {renamed(key, AUTHORS_TO_OURS): value for key, value in checkpoint["model"].items()}
         wanted = model.state_dict()
         missing = sorted(set(wanted) - set(state))
         if missing:
